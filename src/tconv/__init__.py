@@ -1,0 +1,24 @@
+"""tconv: transposed convolution computed every way, explained with exact pictures.
+
+>>> import numpy as np, tconv
+>>> tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), stride=2).ravel().tolist()
+[1.0, 1.0, 2.0, 1.0, 2.0, 1.0, 1.0]
+"""
+
+from .errors import ConfigError, ConfigTypeError
+from .geometry import Plan, conv_plan, make_plan, plan_from_sizes
+from .ops import METHODS
+from .ops.dispatch import conv_transpose
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "ConfigTypeError",
+    "Plan",
+    "make_plan",
+    "plan_from_sizes",
+    "conv_plan",
+    "METHODS",
+    "conv_transpose",
+]

@@ -1,0 +1,57 @@
+"""The formulations of transposed convolution, one module each, and the method registry.
+
+Every formulation is a pure function ``(plan, x, w, b) -> y`` on torch tensors: ``x`` is always batched
+``(N, C_in, *in_size)``, ``w`` is ``(C_in, C_out/groups, *kernel)``, ``b`` is ``(C_out,)`` or None, and the result has
+``plan.output_shape``. Conversion from NumPy, unbatched inputs and validation all happen once, at the boundary
+(:func:`tconv.conv_transpose`), so each formulation reads like the seed section it cites.
+
+>>> import tconv
+>>> "polyphase" in tconv.METHODS
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Optional
+
+import torch
+
+from ..geometry import Plan
+
+Formulation = Callable[[Plan, torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
+
+#: The public method names, in teaching order; "auto" picks the fastest correct one.
+METHODS: tuple[str, ...] = ("scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "auto")
+
+#: Methods whose result is differentiable through torch autograd.
+DIFFERENTIABLE: tuple[str, ...] = ("scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "auto")
+
+# method name -> "module:function" (resolved lazily so importing tconv stays cheap)
+_REGISTRY: dict[str, str] = {
+    "scatter": "scatter:scatter",
+    "zero_insert": "zero_insert:zero_insert",
+    "matrix": "matrix:matrix",
+    "autograd": "autograd:autograd",
+    "col2im": "col2im:col2im",
+    "polyphase": "polyphase:polyphase",
+    "torch": "native:native",
+    "auto": "dispatch:auto",
+}
+
+
+def get_method(name: str) -> Formulation:
+    """The formulation function registered under ``name`` (one of :data:`METHODS`, or "torch", "triton")."""
+    if name == "triton":
+        from ..gpu import triton_method  # noqa: PLC0415  (optional, GPU only)
+
+        return triton_method
+    try:
+        target = _REGISTRY[name]
+    except KeyError:
+        from ..errors import ConfigError
+
+        raise ConfigError("method", name, f"must be one of {METHODS + ('torch', 'triton')}") from None
+    mod, fn = target.split(":")
+    return getattr(importlib.import_module(f"{__name__}.{mod}"), fn)

@@ -1,0 +1,100 @@
+"""The public operator :func:`conv_transpose` and the "auto" method.
+
+The boundary does everything once: type checks, the plan (all validation, before any allocation), NumPy <-> torch
+conversion (zero-copy ``torch.from_numpy``), unbatched inputs, then hands batched torch tensors to one formulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, ConfigTypeError
+from ..geometry import PaddingSpec, Plan, make_plan
+from . import METHODS, get_method
+
+ArrayT = TypeVar("ArrayT", torch.Tensor, np.ndarray)
+
+_FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+def auto(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """The fastest correct path for this plan and device (measured; see ``docs/benchmarks.md``)."""
+    if x.is_cuda:
+        try:
+            from ..gpu import choose_cuda_method  # noqa: PLC0415
+
+            return get_method(choose_cuda_method(plan, x))(plan, x, w, b)
+        except ImportError:
+            pass
+    if plan.nd <= 3:
+        return get_method("torch")(plan, x, w, b)
+    return get_method("polyphase")(plan, x, w, b)
+
+
+def _as_tensor(name: str, value: Any) -> tuple[torch.Tensor, bool]:
+    if isinstance(value, torch.Tensor):
+        return value, False
+    if isinstance(value, np.ndarray):
+        if value.dtype not in (np.float32, np.float64):
+            raise ConfigTypeError(name, f"ndarray(dtype={value.dtype})", "must be float32 or float64")
+        return torch.from_numpy(np.ascontiguousarray(value)), True
+    raise ConfigTypeError(name, type(value).__name__, "must be a torch.Tensor or a numpy.ndarray")
+
+
+def conv_transpose(
+    input: ArrayT,
+    weight: ArrayT,
+    bias: ArrayT | None = None,
+    stride: int | Sequence[int] = 1,
+    padding: PaddingSpec = 0,
+    output_padding: int | Sequence[int] = 0,
+    groups: int = 1,
+    dilation: int | Sequence[int] = 1,
+    *,
+    output_size: Sequence[int] | None = None,
+    method: str = "auto",
+) -> ArrayT:
+    """N-d transposed convolution with PyTorch's layout and semantics, computed by the chosen ``method``.
+
+    ``input`` is ``(N, C_in, *spatial)`` or unbatched ``(C_in, *spatial)``; ``weight`` is
+    ``(C_in, C_out/groups, *kernel)``. Torch tensors in, tensor out (differentiable); NumPy arrays in, ndarray of the
+    input's dtype out. ``padding`` also accepts ``((before, after), ...)`` pairs and ``"same"``/``"valid"``
+    (TensorFlow's ``conv2d_transpose``, with ``output_size``). ``method`` is one of :data:`tconv.METHODS`.
+
+    >>> import numpy as np, tconv
+    >>> x = np.array([[[1.0, 2.0, 3.0]]])            # (N=1, C=1, L=3)
+    >>> w = np.array([[[1.0, 1.0]]])                 # (C_in=1, C_out=1, k=2)
+    >>> tconv.conv_transpose(x, w, stride=2, method="scatter")
+    array([[[1., 1., 2., 2., 3., 3.]]])
+    >>> tconv.conv_transpose(x, w, stride=2, output_size=[7]).shape
+    (1, 1, 7)
+    """
+    if not isinstance(method, str) or (method not in METHODS and method not in ("torch", "triton")):
+        raise ConfigError("method", method, f"must be one of {METHODS + ('torch', 'triton')}")
+    xt, from_np = _as_tensor("input", input)
+    wt, _ = _as_tensor("weight", weight)
+    bt = None if bias is None else _as_tensor("bias", bias)[0]
+    if xt.dtype not in _FLOAT_DTYPES:
+        raise ConfigTypeError("input", f"tensor(dtype={xt.dtype})", "must be a floating-point tensor")
+    if wt.dtype != xt.dtype:
+        raise ConfigTypeError("weight", f"tensor(dtype={wt.dtype})", f"must have the input's dtype {xt.dtype}")
+    plan = make_plan(tuple(xt.shape), tuple(wt.shape), stride, padding, output_padding, groups, dilation, output_size)
+    if bt is not None:
+        if tuple(bt.shape) != (plan.out_channels,):
+            raise ConfigError("bias", tuple(bt.shape), f"must have shape (out_channels,)=({plan.out_channels},)")
+        if bt.dtype != xt.dtype:
+            raise ConfigTypeError("bias", f"tensor(dtype={bt.dtype})", f"must have the input's dtype {xt.dtype}")
+    if not plan.batched:
+        xt = xt.unsqueeze(0)
+        plan = make_plan(tuple(xt.shape), tuple(wt.shape), stride, padding, output_padding, groups, dilation,
+                         output_size)
+    y = get_method(method)(plan, xt, wt, bt)
+    if input.ndim == plan.nd + 1:  # unbatched in, unbatched out
+        y = y.squeeze(0)
+    if from_np:
+        return y.detach().numpy()
+    return y

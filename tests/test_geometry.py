@@ -1,0 +1,86 @@
+"""The plan: index mapping, equivalent convolution and polyphase split checked against brute force and torch."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tconv.errors import ConfigError
+from tconv.geometry import conv_plan, make_plan, plan_from_sizes
+
+
+@st.composite
+def configs_1d(draw):
+    i, k = draw(st.integers(1, 7)), draw(st.integers(1, 5))
+    s, d = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    op = draw(st.integers(0, max(s, d) - 1))
+    full = (i - 1) * s + d * (k - 1) + 1
+    pb = draw(st.integers(0, full + 2))
+    pa = draw(st.integers(0, full + 2))
+    if full - pb - pa + op < 1:
+        pb = pa = 0
+    return i, k, s, d, (pb, pa), op
+
+
+@given(configs_1d())
+def test_index_map_matches_torch_one_hot(cfg):
+    """Each (input, tap) pair hits exactly the output torch puts it at (one-hot input and one-hot kernel)."""
+    i, k, s, d, (pb, pa), op = cfg
+    p = plan_from_sizes(i, k, stride=s, padding=((pb, pa),), output_padding=op, dilation=d)
+    m = p.index_map(0)
+    for j in range(i):
+        for t in range(k):
+            x = torch.zeros(1, 1, i, dtype=torch.float64)
+            x[0, 0, j] = 1
+            w = torch.zeros(1, 1, k, dtype=torch.float64)
+            w[0, 0, t] = 1
+            full = F.conv_transpose1d(x, w, stride=s, dilation=d, output_padding=0)
+            full = F.pad(full, (0, op))[0, 0, pb : pb + p.out_size[0]]
+            hits = torch.nonzero(full).flatten().tolist()
+            assert hits == ([m[j, t]] if m[j, t] >= 0 else [])
+
+
+@given(configs_1d())
+def test_phases_cover_every_pair_once(cfg):
+    i, k, s, d, pad, op = cfg
+    p = plan_from_sizes(i, k, stride=s, padding=(pad,), output_padding=op, dilation=d)
+    seen = set()
+    for ph in p.phases(0):
+        for m in range(ph.count):
+            o = ph.residue + m * s
+            for t, off in zip(ph.taps, ph.offsets, strict=True):
+                if 0 <= m + off < i:
+                    seen.add((m + off, t, o))
+    assert seen == {(j, t, o[0]) for (j,), (t,), o in p.iter_pairs()}
+
+
+def test_seed001_cases():
+    # seed 001: i=4 k=3 s=1 p=0 -> conv out 2; the transposed conv pads k-p-1=2 and returns 4
+    assert conv_plan(4, 3).in_size == (2,)
+    assert conv_plan(4, 3).equivalent_conv.pad == ((2, 2),)
+    # i=5 k=4 s=1 p=2 -> 6; transpose pads 4-2-1 = 1
+    assert conv_plan(5, 4, padding=2).in_size == (6,)
+    assert conv_plan(5, 4, padding=2).equivalent_conv.pad == ((1, 1),)
+    # i=5 k=3 s=2 p=0 -> 2; transpose inserts 1 zero between inputs, pads 2
+    p = conv_plan(5, 3, stride=2)
+    assert p.in_size == (2,) and p.equivalent_conv.zeros_between == (1,) and p.equivalent_conv.pad == ((2, 2),)
+    # i=5 k=3 s=2 p=1 -> 3; pads 1
+    p = conv_plan(5, 3, stride=2, padding=1)
+    assert p.in_size == (3,) and p.equivalent_conv.pad == ((1, 1),)
+
+
+def test_errors_name_parameter_and_rule():
+    with pytest.raises(ConfigError, match=r"output_padding=\(2,\) must be smaller than max\(stride, dilation\)=\(2,\)"):
+        make_plan((1, 1, 4), (1, 1, 3), stride=2, output_padding=2)
+    with pytest.raises(ConfigError, match=r"stride=\(0,\) must be positive"):
+        make_plan((1, 1, 4), (1, 1, 3), stride=0)
+    with pytest.raises(ConfigError, match="output_size.*between 7 and 8"):
+        make_plan((1, 1, 4), (1, 1, 1), stride=2, output_size=(100,))
+
+
+def test_overlap_counts_is_transposed_conv_of_ones():
+    p = plan_from_sizes((4, 5), (3, 2), stride=(2, 3), padding=1, dilation=(1, 2))
+    ones = F.conv_transpose2d(torch.ones(1, 1, 4, 5), torch.ones(1, 1, 3, 2), stride=(2, 3), padding=1, dilation=(1, 2))
+    np.testing.assert_array_equal(p.overlap_counts(), ones[0, 0].numpy())
