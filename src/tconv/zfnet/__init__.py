@@ -1,0 +1,23 @@
+"""ZFNet-style CNN visualization (seed 000 §3): deconvnet projections, feature and kernel grids, top-9 patches.
+
+>>> import torch, torch.nn as nn
+>>> from tconv.zfnet import project
+>>> net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True))
+>>> project(net, torch.rand(3, 31, 31), layer=2)[0].shape
+torch.Size([3, 31, 31])
+"""
+
+from __future__ import annotations
+
+from .project import METHODS, UNPOOLS, Mirror, Projections, Trace, features_of, project, project_channels
+
+__all__ = [
+    "METHODS",
+    "UNPOOLS",
+    "Mirror",
+    "Projections",
+    "Trace",
+    "features_of",
+    "project",
+    "project_channels",
+]

@@ -1,0 +1,806 @@
+"""ZFNet's deconvnet (seed 000 §3.3): project one activation back to pixel space through a mirror network.
+
+The recipe of seed 000's ``cal_vis_data``, done exactly and batched:
+
+1. Forward the images through ``model[: layer + 1]``, recording the max-pool switches (the argmax of every window).
+2. Keep only the strongest activation of one channel: a one-hot "seed" at that position.
+3. Run the seed back through the mirror of every layer, last to first:
+
+   ======================  ==================================================================================
+   forward layer           mirror layer
+   ======================  ==================================================================================
+   Conv2d                  transposed convolution with the *same* weights, no bias (seed 000 §2; the plan)
+   MaxPool2d               unpooling: each value goes to its switch, values whose switches coincide are **summed**
+   ReLU / LeakyReLU        ReLU of the signal (the deconvnet rule; "guided" and "saliency" differ only here)
+   AvgPool2d               its transpose: spread each value over its window, divided by the window's divisor
+   BatchNorm2d             folded into the preceding convolution (or a per-channel scale)
+   Dropout / Identity      nothing
+   ======================  ==================================================================================
+
+Two details make the result exact where the seed's code is not. Every mirror layer returns exactly the size of the
+forward layer's input (the seed builds ``ConvTranspose2d`` without ``output_size``, so AlexNet's conv1 on a 224 image
+comes back as 223). And unpooling *sums* where several pooled outputs share a switch, as the true gradient of
+max-pooling does; ``nn.MaxUnpool2d`` overwrites, which is what ``unpool="overwrite"`` reproduces. With summing
+unpools the deconvnet is exactly backpropagation with seed 000's "revised ReLU" (``method="gradient"``).
+
+Speed comes from two facts. One forward pass serves every channel and image (seed 000 repeats it per call). And the
+signal of a one-hot seed never leaves the unit's receptive field, so the mirror runs on a *window* that follows the
+receptive field down the layers, not on whole feature maps: each seed carries its window's start, all windows of a
+batch share one size, and a transposed convolution of a window of size ``W`` starting at ``a`` covers the input
+positions ``a * stride - pad_before + [0, (W - 1) * stride + dilation * (k - 1] + 1)`` -- the plan's index mapping
+``o = j * stride + t * dilation - pad_before``. Positions that fall outside the feature map are the ones the plan
+crops; they are zeroed, which makes every mirror layer return exactly the forward layer's input size.
+
+>>> import torch, torch.nn as nn
+>>> from tconv.zfnet import project
+>>> torch.manual_seed(0) and None
+>>> net = nn.Sequential(nn.Conv2d(3, 8, 5, stride=2), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Conv2d(8, 4, 3))
+>>> img = torch.rand(3, 40, 40)
+>>> proj, ch = project(net, img, layer=3)
+>>> proj.shape == img.shape, 0 <= ch < 4
+(True, True)
+>>> grad, _ = project(net, img, layer=3, channel=ch, method="gradient")
+>>> torch.allclose(proj, grad, atol=1e-5)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import ConfigError, ConfigTypeError
+from ..geometry import conv_plan
+from ..ops.dispatch import conv_transpose
+
+__all__ = [
+    "METHODS",
+    "UNPOOLS",
+    "Mirror",
+    "Trace",
+    "Projections",
+    "project",
+    "project_channels",
+    "features_of",
+]
+
+Method = Literal["deconvnet", "gradient", "guided", "saliency"]
+Unpool = Literal["sum", "overwrite"]
+
+#: Projection methods: the deconvnet, its autograd form, guided backprop (Springenberg et al.) and saliency (Simonyan
+#: et al., the plain gradient).
+METHODS: tuple[str, ...] = ("deconvnet", "gradient", "guided", "saliency")
+#: How unpooling treats pooled outputs that share a switch: add them, or let the last one win (``nn.MaxUnpool2d``).
+UNPOOLS: tuple[str, ...] = ("sum", "overwrite")
+
+#: Layers the mirror network understands; anything else raises a ValueError naming its type and index.
+SUPPORTED = "Conv2d, ReLU, LeakyReLU, MaxPool2d, AvgPool2d, BatchNorm2d, Dropout and Identity"
+
+# Default memory budget of one mirror chunk, in tensor elements (float32: 4 bytes each).
+_MAX_ELEMENTS = 1 << 25
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# windows: a batch of same-sized rectangles, each with its own start in feature-map coordinates
+# ----------------------------------------------------------------------------------------------------------------
+def _axis_rows(start: Tensor, size: int, limit: int) -> tuple[Tensor, Tensor]:
+    """Absolute indices ``start[s] + u`` (u < size) clamped into ``[0, limit)``, and which of them were in range."""
+    rows = start[:, None] + torch.arange(size, device=start.device)
+    valid = (rows >= 0) & (rows < limit)
+    return rows.clamp(0, limit - 1), valid
+
+
+def _gather_window(t: Tensor, owner: Tensor, start: Tensor, size: tuple[int, int]) -> Tensor:
+    """``t[owner[s], :, start[s, 0] + u, start[s, 1] + v]`` for a window of ``size``; positions outside ``t`` give 0.
+
+    ``t.unfold`` views every window of ``size`` at once (no copy); one advanced index then picks each seed's.
+    """
+    limit = torch.tensor(t.shape[-2:], device=start.device)
+    lo = (-start).clamp(min=0).amax(0).tolist() if len(start) else [0, 0]
+    hi = (
+        (start + torch.tensor(size, device=start.device) - limit).clamp(min=0).amax(0).tolist()
+        if len(start)
+        else [0, 0]
+    )
+    if any(lo) or any(hi):
+        t = F.pad(t, (lo[1], hi[1], lo[0], hi[0]))
+    view = t.unfold(2, size[0], 1).unfold(3, size[1], 1)  # (B, C, H', W', h, w)
+    return view[owner, :, start[:, 0] + lo[0], start[:, 1] + lo[1]]  # (S, C, h, w)
+
+
+def _move_window(r: Tensor, start: Tensor, new_start: Tensor, size: tuple[int, int]) -> Tensor:
+    """Re-cut a batch of windows: same absolute positions, new starts and size; uncovered positions are 0."""
+    owner = torch.arange(r.shape[0], device=r.device)
+    return _gather_window(r, owner, new_start - start, size)
+
+
+def _crop_to_map(r: Tensor, start: Tensor, n: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """Zero the window positions outside the ``n``-sized map; shrink windows larger than the map to the map."""
+    _, vr = _axis_rows(start[:, 0], r.shape[-2], n[0])
+    _, vc = _axis_rows(start[:, 1], r.shape[-1], n[1])
+    r = r * (vr[:, None, :, None] & vc[:, None, None, :])
+    if r.shape[-2] > n[0] or r.shape[-1] > n[1]:
+        size = (min(r.shape[-2], n[0]), min(r.shape[-1], n[1]))
+        limit = torch.tensor([n[0] - size[0], n[1] - size[1]], device=start.device)
+        new_start = torch.minimum(start.clamp(min=0), limit)
+        r, start = _move_window(r, start, new_start, size), new_start
+    return r, start
+
+
+def _reach(start: Tensor, size: tuple[int, int], k, s, d, pad_before) -> tuple[Tensor, tuple[int, int]]:
+    """The input window a layer's output window reads: the plan's mapping ``o = j * s + t * d - pad_before``."""
+    new_start = start * torch.tensor(s, device=start.device) - torch.tensor(pad_before, device=start.device)
+    new_size = tuple((w - 1) * si + di * (ki - 1) + 1 for w, si, di, ki in zip(size, s, d, k, strict=True))
+    return new_start, new_size  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the steps: one per supported forward layer, each knowing its forward and its mirror
+# ----------------------------------------------------------------------------------------------------------------
+class _RevisedReLU(torch.autograd.Function):
+    """Seed 000's revised ReLU: forward is (leaky) ReLU, backward is the (leaky) ReLU *of the gradient*."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, slope: float) -> Tensor:
+        ctx.slope = slope
+        return F.leaky_relu(x, slope) if slope else F.relu(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, None]:
+        return (F.leaky_relu(g, ctx.slope) if ctx.slope else F.relu(g)), None
+
+
+@dataclass(eq=False)
+class _Conv:
+    index: int
+    weight: Tensor  # (C_out, C_in / groups, kh, kw): also the transposed convolution's weight, as is
+    bias: Tensor | None
+    stride: tuple[int, int]
+    padding: tuple[tuple[int, int], tuple[int, int]]  # (before, after) per dimension
+    dilation: tuple[int, int]
+    groups: int
+
+    @property
+    def kernel(self) -> tuple[int, int]:
+        return tuple(self.weight.shape[2:])  # type: ignore[return-value]
+
+    def forward(self, x: Tensor, trace: Trace, i: int, autograd: bool) -> Tensor:
+        (pt, pb), (pl, pr) = self.padding
+        if pt == pb and pl == pr:
+            return F.conv2d(x, self.weight, self.bias, self.stride, (pt, pl), self.dilation, self.groups)
+        return F.conv2d(F.pad(x, (pl, pr, pt, pb)), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+    def mirror(self, r: Tensor, start: Tensor, ctx: _MirrorContext, i: int) -> tuple[Tensor, Tensor]:
+        n = ctx.trace.sizes[i]
+        # The plan of this convolution seen as its transpose: its out_size is exactly the forward input size n.
+        plan = conv_plan(n, self.kernel, self.stride, self.padding, self.dilation)
+        assert plan.out_size == n and plan.in_size == ctx.trace.sizes[i + 1]
+        # On a window the transposed convolution crops nothing (padding 0); the plan's crop is _crop_to_map's.
+        start, _ = _reach(start, tuple(r.shape[-2:]), self.kernel, self.stride, self.dilation, plan.pad_before)
+        r = conv_transpose(r, self.weight, None, self.stride, 0, 0, self.groups, self.dilation)
+        return _crop_to_map(r, start, n)
+
+
+@dataclass(eq=False)
+class _Scale:
+    """A BatchNorm2d that follows no convolution: a per-channel affine map, whose mirror is the scale."""
+
+    index: int
+    scale: Tensor
+    shift: Tensor
+
+    def forward(self, x: Tensor, trace: Trace, i: int, autograd: bool) -> Tensor:
+        return x * self.scale[:, None, None] + self.shift[:, None, None]
+
+    def mirror(self, r: Tensor, start: Tensor, ctx: _MirrorContext, i: int) -> tuple[Tensor, Tensor]:
+        return r * self.scale[:, None, None], start
+
+
+@dataclass(eq=False)
+class _ReLU:
+    index: int
+    slope: float = 0.0
+
+    def forward(self, x: Tensor, trace: Trace, i: int, autograd: bool) -> Tensor:
+        if trace.keep_signs:
+            trace.signs[i] = x > 0
+        if autograd:
+            return _RevisedReLU.apply(x, self.slope)
+        return F.leaky_relu(x, self.slope) if self.slope else F.relu(x)
+
+    def mirror(self, r: Tensor, start: Tensor, ctx: _MirrorContext, i: int) -> tuple[Tensor, Tensor]:
+        if ctx.rule == "deconvnet":  # ZFNet: rectify the reconstruction, ignore the forward pass
+            return (F.leaky_relu(r, self.slope) if self.slope else F.relu(r)), start
+        positive = _gather_window(ctx.trace.signs[i], ctx.owner, start, r.shape[-2:])
+        slope = torch.where(positive, 1.0, self.slope).to(r.dtype)
+        if ctx.rule == "guided":  # Springenberg et al.: both the forward sign and the signal's sign
+            r = F.relu(r)
+        return r * slope, start  # saliency: the true derivative
+
+
+@dataclass(eq=False)
+class _MaxPool:
+    index: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    ceil_mode: bool
+
+    def forward(self, x: Tensor, trace: Trace, i: int, autograd: bool) -> Tensor:
+        y, idx = F.max_pool2d(x, self.kernel, self.stride, self.padding, self.dilation, self.ceil_mode, True)
+        trace.switches[i] = idx
+        return y
+
+    def mirror(self, r: Tensor, start: Tensor, ctx: _MirrorContext, i: int) -> tuple[Tensor, Tensor]:
+        n, m = ctx.trace.sizes[i], ctx.trace.sizes[i + 1]
+        if ctx.unpool == "overwrite":
+            # The last pooled output (raster order) that points at a switch wins, zeros included: widen the window
+            # by the outputs whose pooling windows overlap it, so that their zeros are written too.
+            margin = [(di * (ki - 1)) // si for ki, si, di in zip(self.kernel, self.stride, self.dilation, strict=True)]
+            r = F.pad(r, (margin[1], margin[1], margin[0], margin[0]))
+            start = start - torch.tensor(margin, device=start.device)
+        size = tuple(r.shape[-2:])
+        switches = _gather_window(ctx.trace.switches[i], ctx.owner, start, size)  # flat indices into n
+        in_start, in_size = _reach(start, size, self.kernel, self.stride, self.dilation, self.padding)
+        local = (switches // n[1] - in_start[:, 0, None, None, None]) * in_size[1] + (
+            switches % n[1] - in_start[:, 1, None, None, None]
+        )
+        # Outside the map r is 0 and the gathered switch a padding 0: keep its local index in range (it adds 0).
+        local = local.clamp(0, in_size[0] * in_size[1] - 1).flatten(2)
+        values = r.flatten(2)
+        out = torch.zeros(*r.shape[:2], in_size[0] * in_size[1], dtype=r.dtype, device=r.device)
+        if ctx.unpool == "sum":
+            out.scatter_add_(2, local, values)
+        else:
+            _, vr = _axis_rows(start[:, 0], size[0], m[0])
+            _, vc = _axis_rows(start[:, 1], size[1], m[1])
+            order = torch.arange(size[0] * size[1], device=r.device).view(1, 1, -1).expand_as(local)
+            order = torch.where((vr[:, :, None] & vc[:, None, :]).view(len(r), 1, -1), order, -1)
+            winner = torch.full(out.shape, -1, device=r.device).scatter_reduce_(2, local, order, "amax")
+            out = torch.where(winner >= 0, values.gather(2, winner.clamp(min=0)), out)
+        return _crop_to_map(out.view(*r.shape[:2], *in_size), in_start, n)
+
+
+@dataclass(eq=False)
+class _AvgPool:
+    index: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    ceil_mode: bool
+    count_include_pad: bool
+    divisor_override: int | None
+
+    def forward(self, x: Tensor, trace: Trace, i: int, autograd: bool) -> Tensor:
+        return F.avg_pool2d(
+            x, self.kernel, self.stride, self.padding, self.ceil_mode, self.count_include_pad, self.divisor_override
+        )
+
+    def divisors(self, n: tuple[int, int], m: tuple[int, int], device: torch.device) -> Tensor:
+        """The divisor of every output window, by PyTorch's rule (padding counts, the overhang past it does not)."""
+        if self.divisor_override:
+            return torch.full(m, float(self.divisor_override), device=device)
+        per_dim = []
+        for size_in, size_out, k, s, p in zip(n, m, self.kernel, self.stride, self.padding, strict=True):
+            lo = torch.arange(size_out, device=device) * s - p
+            hi = torch.clamp(lo + k, max=size_in + p)
+            if not self.count_include_pad:
+                lo, hi = lo.clamp(min=0), hi.clamp(max=size_in)
+            per_dim.append((hi - lo).double())
+        return per_dim[0][:, None] * per_dim[1][None, :]
+
+    def mirror(self, r: Tensor, start: Tensor, ctx: _MirrorContext, i: int) -> tuple[Tensor, Tensor]:
+        n, m = ctx.trace.sizes[i], ctx.trace.sizes[i + 1]
+        div = self.divisors(n, m, r.device).to(r.dtype)[None, None]
+        r = r / _gather_window(div, torch.zeros_like(ctx.owner), start, r.shape[-2:]).clamp(min=1)
+        ones = torch.ones(r.shape[1], 1, *self.kernel, dtype=r.dtype, device=r.device)
+        start, _ = _reach(start, tuple(r.shape[-2:]), self.kernel, self.stride, (1, 1), self.padding)
+        r = conv_transpose(r, ones, None, self.stride, 0, 0, r.shape[1], 1)
+        return _crop_to_map(r, start, n)
+
+
+_Step = _Conv | _Scale | _ReLU | _MaxPool | _AvgPool
+
+
+@dataclass
+class Trace:
+    """What a forward pass records for the mirror: sizes, switches and (for guided/saliency) ReLU input signs.
+
+    ``activations`` is the output of module ``layer``, shape ``(B, C_layer, h, w)``; ``sizes[i]`` is the spatial
+    input size of step ``i`` (``sizes[-1]`` is the activations' size).
+    """
+
+    images: Tensor
+    activations: Tensor = None  # type: ignore[assignment]
+    sizes: list[tuple[int, int]] = field(default_factory=list)
+    switches: dict[int, Tensor] = field(default_factory=dict)
+    signs: dict[int, Tensor] = field(default_factory=dict)
+    keep_signs: bool = False
+
+
+@dataclass
+class _MirrorContext:
+    trace: Trace
+    owner: Tensor  # (S,) the image of each seed
+    rule: str
+    unpool: str
+
+
+@dataclass
+class Projections:
+    """``K`` channels x ``B`` images projected in one pass.
+
+    ``projection`` is ``(B, K, C, H, W)``; ``channels`` ``(K,)``; ``positions`` ``(B, K, 2)`` the (row, col) of the
+    strongest activation of each channel in each image, whose value is ``values`` ``(B, K)``.
+    """
+
+    projection: Tensor
+    channels: Tensor
+    positions: Tensor
+    values: Tensor
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the mirror network
+# ----------------------------------------------------------------------------------------------------------------
+def features_of(model: nn.Module) -> nn.Sequential:
+    """The ``nn.Sequential`` whose indices ``layer`` refers to: ``model`` itself, or its ``.features``.
+
+    >>> features_of(nn.Sequential(nn.ReLU()))[0]
+    ReLU()
+    """
+    if isinstance(model, nn.Sequential):
+        return model
+    feats = getattr(model, "features", None)
+    if isinstance(feats, nn.Sequential):
+        return feats
+    raise ConfigError(
+        "model", type(model).__name__, "must be an nn.Sequential or have a .features nn.Sequential (torchvision style)"
+    )
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _conv_padding(m: nn.Conv2d) -> tuple[tuple[int, int], tuple[int, int]]:
+    if isinstance(m.padding, str):
+        if m.padding == "valid":
+            return ((0, 0), (0, 0))
+        total = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size, strict=True)]  # "same": extra at the end
+        return tuple((t // 2, t - t // 2) for t in total)  # type: ignore[return-value]
+    return tuple((p, p) for p in _pair(m.padding))  # type: ignore[return-value]
+
+
+def _bn_affine(m: nn.BatchNorm2d, index: int) -> tuple[Tensor, Tensor]:
+    if m.running_mean is None or m.running_var is None:
+        raise ConfigError(
+            f"model[{index}]", "BatchNorm2d(track_running_stats=False)", "has no running statistics to fold"
+        )
+    scale = torch.rsqrt(m.running_var + m.eps)
+    if m.weight is not None:
+        scale = scale * m.weight
+    shift = -m.running_mean * scale
+    if m.bias is not None:
+        shift = shift + m.bias
+    return scale.detach(), shift.detach()
+
+
+def _build_steps(layers: Sequence[nn.Module]) -> list[_Step]:
+    steps: list[_Step] = []
+    for i, m in enumerate(layers):
+        if isinstance(m, nn.Conv2d):
+            if m.padding_mode != "zeros":
+                raise ConfigError(
+                    f"model[{i}]",
+                    f"Conv2d(padding_mode={m.padding_mode!r})",
+                    "is not supported: only zero padding has a transposed convolution as its mirror",
+                )
+            steps.append(
+                _Conv(
+                    i,
+                    m.weight.detach(),
+                    None if m.bias is None else m.bias.detach(),
+                    _pair(m.stride),
+                    _conv_padding(m),
+                    _pair(m.dilation),
+                    m.groups,
+                )
+            )
+        elif isinstance(m, nn.BatchNorm2d):
+            scale, shift = _bn_affine(m, i)
+            prev = steps[-1] if steps else None
+            if isinstance(prev, _Conv):  # fold: conv(x, w) * a + b == conv(x, w * a) with bias bias * a + b
+                bias = shift if prev.bias is None else prev.bias * scale + shift
+                steps[-1] = _Conv(
+                    prev.index,
+                    prev.weight * scale[:, None, None, None],
+                    bias,
+                    prev.stride,
+                    prev.padding,
+                    prev.dilation,
+                    prev.groups,
+                )
+            else:
+                steps.append(_Scale(i, scale, shift))
+        elif isinstance(m, nn.ReLU):
+            steps.append(_ReLU(i))
+        elif isinstance(m, nn.LeakyReLU):
+            steps.append(_ReLU(i, float(m.negative_slope)))
+        elif isinstance(m, nn.MaxPool2d):
+            steps.append(
+                _MaxPool(
+                    i,
+                    _pair(m.kernel_size),
+                    _pair(m.stride or m.kernel_size),
+                    _pair(m.padding),
+                    _pair(m.dilation),
+                    bool(m.ceil_mode),
+                )
+            )
+        elif isinstance(m, nn.AvgPool2d):
+            steps.append(
+                _AvgPool(
+                    i,
+                    _pair(m.kernel_size),
+                    _pair(m.stride or m.kernel_size),
+                    _pair(m.padding),
+                    bool(m.ceil_mode),
+                    bool(m.count_include_pad),
+                    m.divisor_override,
+                )
+            )
+        elif isinstance(m, (nn.Dropout, nn.Dropout2d, nn.Identity)):
+            continue
+        else:
+            raise ConfigError(
+                f"model[{i}]", type(m).__name__, f"is not supported by the deconvnet (supported: {SUPPORTED})"
+            )
+    return steps
+
+
+def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling output size (with ceil_mode's rule that the last window must start inside input + pad)."""
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _step_out(step: _Step, n: tuple[int, int]) -> tuple[int, int]:
+    if isinstance(step, _Conv):
+        return conv_plan(n, step.kernel, step.stride, step.padding, step.dilation).in_size  # type: ignore[return-value]
+    if isinstance(step, _MaxPool):
+        return tuple(
+            _pool_out(*a, step.ceil_mode)
+            for a in zip(n, step.kernel, step.stride, step.padding, step.dilation, strict=True)
+        )  # type: ignore[return-value]
+    if isinstance(step, _AvgPool):
+        return tuple(
+            _pool_out(ni, k, s, p, 1, step.ceil_mode)
+            for ni, k, s, p in zip(n, step.kernel, step.stride, step.padding, strict=True)
+        )  # type: ignore[return-value]
+    return n
+
+
+class Mirror:
+    """The deconvnet of ``model[: layer + 1]``: built once (BatchNorm folded), then applied to any batch.
+
+    >>> import torch, torch.nn as nn
+    >>> m = Mirror(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2)), layer=2)
+    >>> m.sizes((9, 9))
+    [(9, 9), (7, 7), (7, 7), (3, 3)]
+    >>> m.out_channels
+    4
+    """
+
+    def __init__(self, model: nn.Module, layer: int) -> None:
+        feats = features_of(model)
+        if not isinstance(layer, (int, np.integer)) or isinstance(layer, bool):
+            raise ConfigTypeError("layer", layer, "must be an int (an index into the model's layers)")
+        if not -len(feats) <= layer < len(feats):
+            raise ConfigError(
+                "layer", layer, f"must index one of the model's {len(feats)} layers (0..{len(feats) - 1})"
+            )
+        self.layer = int(layer) % len(feats)
+        with torch.no_grad():
+            self.steps: list[_Step] = _build_steps(list(feats)[: self.layer + 1])
+        convs = [s for s in self.steps if isinstance(s, _Conv)]
+        self.in_channels: int | None = convs[0].weight.shape[1] * convs[0].groups if convs else None
+        self.out_channels: int | None = convs[-1].weight.shape[0] if convs else self.in_channels
+        params = [p for p in model.parameters()]
+        self.dtype = params[0].dtype if params else torch.float32
+        self.device = params[0].device if params else torch.device("cpu")
+
+    # -- geometry ---------------------------------------------------------------------------------------------
+    def sizes(self, image_size: tuple[int, int]) -> list[tuple[int, int]]:
+        """Spatial size before every step and after the last one (raises ConfigError if something vanishes)."""
+        sizes = [tuple(image_size)]
+        for step in self.steps:
+            out = _step_out(step, sizes[-1])
+            if min(out) < 1:
+                raise ConfigError("images", tuple(image_size), f"are too small: layer {step.index} leaves {out}")
+            sizes.append(out)
+        return sizes  # type: ignore[return-value]
+
+    def channels(self, image_channels: int) -> list[int]:
+        """Channel count before every step and after the last one."""
+        chans = [image_channels]
+        for step in self.steps:
+            chans.append(step.weight.shape[0] if isinstance(step, _Conv) else chans[-1])
+        return chans
+
+    def window_elements(self, image_shape: tuple[int, int, int], unpool: str = "sum") -> int:
+        """The largest per-seed tensor of the mirror, in elements (to size the chunks)."""
+        sizes, chans = self.sizes(tuple(image_shape[1:])), self.channels(image_shape[0])
+        size, worst = (1, 1), chans[-1]
+        for i in reversed(range(len(self.steps))):
+            step = self.steps[i]
+            if isinstance(step, _MaxPool) and unpool == "overwrite":
+                size = tuple(
+                    w + 2 * ((d * (k - 1)) // s)
+                    for w, k, s, d in zip(size, step.kernel, step.stride, step.dilation, strict=True)
+                )
+            if isinstance(step, (_Conv, _MaxPool, _AvgPool)):
+                dil = (1, 1) if isinstance(step, _AvgPool) else step.dilation
+                full = tuple(
+                    (w - 1) * s + d * (k - 1) + 1
+                    for w, s, d, k in zip(size, step.stride, dil, step.kernel, strict=True)
+                )
+                worst = max(worst, chans[i] * math.prod(full) * 3)  # the result and the int64 switches / gathers
+                size = tuple(min(f, n) for f, n in zip(full, sizes[i], strict=True))
+        return max(worst, math.prod(image_shape))
+
+    def gradient_elements(self, image_shape: tuple[int, int, int]) -> int:
+        """What autograd keeps per seed: every intermediate of the forward pass."""
+        sizes, chans = self.sizes(tuple(image_shape[1:])), self.channels(image_shape[0])
+        return 2 * sum(c * math.prod(n) for c, n in zip(chans, sizes, strict=True))
+
+    # -- forward ----------------------------------------------------------------------------------------------
+    def check_images(self, images: Tensor) -> None:
+        """Raise ConfigError unless ``images`` is a float batch (B, C, H, W) this model can take."""
+        if images.ndim != 4:
+            raise ConfigError("images", tuple(images.shape), "must be (C, H, W) or (B, C, H, W)")
+        if not images.is_floating_point():
+            raise ConfigTypeError("images", f"tensor(dtype={images.dtype})", "must be floating point")
+        if self.in_channels is not None and images.shape[1] != self.in_channels:
+            raise ConfigError(
+                "images", tuple(images.shape), f"must have {self.in_channels} channels, as the first convolution"
+            )
+        self.sizes(tuple(images.shape[-2:]))
+
+    def trace(self, images: Tensor, signs: bool = False) -> Trace:
+        """Forward ``images`` (B, C, H, W) to the layer, recording switches (and ReLU input signs if ``signs``)."""
+        self.check_images(images)
+        trace = Trace(images=images.to(self.device, self.dtype), keep_signs=signs)
+        x = trace.images
+        with torch.no_grad():
+            for i, step in enumerate(self.steps):
+                trace.sizes.append(tuple(x.shape[-2:]))
+                x = step.forward(x, trace, i, autograd=False)
+        trace.sizes.append(tuple(x.shape[-2:]))
+        trace.activations = x
+        return trace
+
+    @staticmethod
+    def strongest(activations: Tensor) -> tuple[Tensor, Tensor]:
+        """Position (row, col) and value of the largest activation of every channel in every image.
+
+        Returns ``positions`` (B, C, 2) and ``values`` (B, C); ties go to the first maximum in raster order, as
+        ``torch.argmax`` and seed 000's ``np.unravel_index`` do.
+        """
+        values, flat = activations.flatten(2).max(dim=2)
+        w = activations.shape[-1]
+        return torch.stack([flat // w, flat % w], dim=-1), values
+
+    # -- backward ---------------------------------------------------------------------------------------------
+    def _mirror_chunk(
+        self, trace: Trace, owner: Tensor, channels: Tensor, positions: Tensor, rule: str, unpool: str
+    ) -> Tensor:
+        acts = trace.activations
+        r = torch.zeros(len(owner), acts.shape[1], 1, 1, dtype=acts.dtype, device=acts.device)
+        r[torch.arange(len(owner)), channels] = 1.0  # the one-hot seed, as seed 000 (value 1, not the activation)
+        start = positions.clone()
+        ctx = _MirrorContext(trace, owner, rule, unpool)
+        for i in reversed(range(len(self.steps))):
+            r, start = self.steps[i].mirror(r, start, ctx, i)
+        return _move_window(r, start, torch.zeros_like(start), trace.sizes[0])
+
+    def _gradient_chunk(self, trace: Trace, owner: Tensor, channels: Tensor, positions: Tensor) -> Tensor:
+        x = trace.images[owner].detach().clone().requires_grad_(True)
+        scratch = Trace(images=x)
+        with torch.enable_grad():
+            y = x
+            for i, step in enumerate(self.steps):
+                y = step.forward(y, scratch, i, autograd=True)
+            picked = y[torch.arange(len(owner)), channels, positions[:, 0], positions[:, 1]]
+            (grad,) = torch.autograd.grad(picked.sum(), x)
+        return grad
+
+    def backward(
+        self,
+        trace: Trace,
+        owner: Tensor,
+        channels: Tensor,
+        positions: Tensor,
+        method: str = "deconvnet",
+        unpool: str = "sum",
+        max_elements: int = _MAX_ELEMENTS,
+        progress: bool = False,
+    ) -> Tensor:
+        """Project seeds (image ``owner[s]``, channel ``channels[s]``, position ``positions[s]``) to (S, C, H, W)."""
+        _check_method(method, unpool)
+        if method in ("guided", "saliency") and not trace.signs and any(isinstance(s, _ReLU) for s in self.steps):
+            raise ConfigError("method", method, "needs a trace made with signs=True")
+        shape = tuple(trace.images.shape[1:])
+        per_seed = self.gradient_elements(shape) if method == "gradient" else self.window_elements(shape, unpool)
+        chunk = max(1, max_elements // per_seed)
+        out = torch.empty(len(owner), *trace.images.shape[1:], dtype=trace.images.dtype, device=trace.images.device)
+        spans = [(a, min(a + chunk, len(owner))) for a in range(0, len(owner), chunk)]
+        with _progress(progress and len(spans) > 1, f"{method} projections", len(spans)) as advance:
+            for a, b in spans:
+                args = (trace, owner[a:b], channels[a:b], positions[a:b])
+                if method == "gradient":
+                    out[a:b] = self._gradient_chunk(*args)
+                else:
+                    with torch.no_grad():
+                        out[a:b] = self._mirror_chunk(*args, method, unpool)
+                advance()
+        return out
+
+
+class _progress:
+    """A rich progress bar when ``enabled`` (a context manager yielding an ``advance()`` callable)."""
+
+    def __init__(self, enabled: bool, label: str, total: int) -> None:
+        self.enabled, self.label, self.total = enabled, label, total
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        if not self.enabled:
+            return lambda: None
+        from rich.progress import Progress  # noqa: PLC0415
+
+        self.bar = Progress(transient=True)
+        self.bar.__enter__()
+        task = self.bar.add_task(self.label, total=self.total)
+        return lambda: self.bar.advance(task)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self.bar.__exit__(*exc)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the public functions
+# ----------------------------------------------------------------------------------------------------------------
+def _check_method(method: str, unpool: str) -> None:
+    if method not in METHODS:
+        raise ConfigError("method", method, f"must be one of {METHODS}")
+    if unpool not in UNPOOLS:
+        raise ConfigError("unpool", unpool, f"must be one of {UNPOOLS}")
+    if unpool == "overwrite" and method == "gradient":
+        raise ConfigError("unpool", unpool, "must be 'sum' with method='gradient': autograd always sums")
+
+
+def _as_images(images: Any) -> tuple[Tensor, bool, bool]:
+    """(batch tensor, was unbatched, was numpy)."""
+    from_np = isinstance(images, np.ndarray)
+    if from_np:
+        if images.dtype not in (np.float32, np.float64):
+            raise ConfigTypeError("images", f"ndarray(dtype={images.dtype})", "must be float32 or float64")
+        images = torch.from_numpy(np.ascontiguousarray(images))
+    if not isinstance(images, Tensor):
+        raise ConfigTypeError("images", type(images).__name__, "must be a torch.Tensor or a numpy.ndarray")
+    if images.ndim not in (3, 4):
+        raise ConfigError("images", tuple(images.shape), "must be (C, H, W) or (B, C, H, W)")
+    unbatched = images.ndim == 3
+    return (images[None] if unbatched else images), unbatched, from_np
+
+
+def _channel_tensor(name: str, channel: Any, count: int, limit: int, device: torch.device) -> Tensor:
+    vals = [channel] * count if isinstance(channel, (int, np.integer)) else list(channel)
+    if len(vals) != count or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
+        raise ConfigError(name, channel, f"must be None, an int or {count} ints (one per image)")
+    if any(not 0 <= v < limit for v in vals):
+        raise ConfigError(name, channel, f"must be between 0 and {limit - 1} (the layer has {limit} channels)")
+    return torch.tensor([int(v) for v in vals], dtype=torch.long, device=device)
+
+
+def project(
+    model: nn.Module,
+    images: Tensor | np.ndarray,
+    layer: int,
+    channel: int | Sequence[int] | None = None,
+    method: Method = "deconvnet",
+    unpool: Unpool = "sum",
+    *,
+    max_elements: int = _MAX_ELEMENTS,
+    progress: bool = False,
+) -> tuple[Tensor | np.ndarray, Any]:
+    """Project the strongest activation of ``channel`` at module ``layer`` back to pixel space (seed 000 §3.3).
+
+    ``images`` is one image (C, H, W) or a batch (B, C, H, W); the projection has exactly their shape (and their
+    type: tensor or ndarray). ``channel`` is an int, one int per image, or None for the channel whose maximum is
+    largest in each image; the chosen channel(s) come back as the second result (an int for one image, else a
+    tensor). ``method`` is one of :data:`METHODS`; ``unpool`` is ``"sum"`` (exact; equals autograd) or
+    ``"overwrite"`` (``nn.MaxUnpool2d``, as seed 000's code). ``model`` is an ``nn.Sequential`` or has a ``.features``
+    one; it is used in eval semantics (BatchNorm with running statistics, Dropout skipped).
+
+    >>> import torch, torch.nn as nn
+    >>> net = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2), nn.ReLU())
+    >>> with torch.no_grad(): _ = net[0].weight.fill_(1.0)
+    >>> p, ch = project(net, torch.ones(1, 7, 7), layer=1, channel=0)
+    >>> p[0].tolist()[:4]                                   # the 3x3 receptive field of the unit at (0, 0)
+    [[1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]
+    """
+    _check_method(method, unpool)
+    mirror = Mirror(model, layer)
+    x, unbatched, from_np = _as_images(images)
+    mirror.check_images(x)
+    limit = mirror.out_channels or x.shape[1]
+    chosen = None if channel is None else _channel_tensor("channel", channel, len(x), limit, mirror.device)
+    trace = mirror.trace(x, signs=method in ("guided", "saliency"))
+    if chosen is None:
+        chosen = trace.activations.flatten(2).amax(dim=2).argmax(dim=1)
+    owner = torch.arange(len(x), device=chosen.device)
+    positions = mirror.strongest(trace.activations)[0][owner, chosen]
+    proj = mirror.backward(trace, owner, chosen, positions, method, unpool, max_elements, progress)
+    proj = proj.to(x.device, x.dtype)
+    if unbatched:
+        proj, chosen_out = proj[0], int(chosen[0])
+    else:
+        chosen_out = chosen.cpu()
+    return (proj.numpy() if from_np else proj), chosen_out
+
+
+def project_channels(
+    model: nn.Module,
+    images: Tensor | np.ndarray,
+    layer: int,
+    channels: Sequence[int] | None = None,
+    method: Method = "deconvnet",
+    unpool: Unpool = "sum",
+    *,
+    max_elements: int = _MAX_ELEMENTS,
+    progress: bool = False,
+) -> Projections:
+    """Project ``K`` channels (default: all of the layer's) for each of ``B`` images, from one forward pass.
+
+    >>> import torch, torch.nn as nn
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(3, 2))
+    >>> res = project_channels(net, torch.rand(2, 3, 16, 16), layer=2)
+    >>> tuple(res.projection.shape), tuple(res.positions.shape)
+    ((2, 4, 3, 16, 16), (2, 4, 2))
+    """
+    _check_method(method, unpool)
+    mirror = Mirror(model, layer)
+    x, _, _ = _as_images(images)
+    mirror.check_images(x)
+    limit = mirror.out_channels or x.shape[1]
+    chans = (
+        torch.arange(limit)
+        if channels is None
+        else _channel_tensor("channels", channels, len(channels), limit, torch.device("cpu"))
+    )
+    chans = chans.to(mirror.device)
+    trace = mirror.trace(x, signs=method in ("guided", "saliency"))
+    b, k = len(x), len(chans)
+    owner = torch.arange(b, device=chans.device).repeat_interleave(k)
+    seeds = chans.repeat(b)
+    positions, values = (t[owner, seeds] for t in mirror.strongest(trace.activations))
+    proj = mirror.backward(trace, owner, seeds, positions, method, unpool, max_elements, progress)
+    return Projections(
+        projection=proj.view(b, k, *x.shape[1:]).to(x.device, x.dtype),
+        channels=chans.cpu(),
+        positions=positions.view(b, k, 2).cpu(),
+        values=values.view(b, k).cpu(),
+    )
