@@ -9,6 +9,8 @@ from .errors import ConfigError, ConfigTypeError
 from .geometry import Plan, conv_plan, make_plan, plan_from_sizes
 from .ops import METHODS
 from .ops.dispatch import conv_transpose
+from .ops.matrix import conv_matrix
+from .zfnet import project
 
 __version__ = "0.1.0"
 
@@ -21,4 +23,6 @@ __all__ = [
     "conv_plan",
     "METHODS",
     "conv_transpose",
+    "conv_matrix",
+    "project",
 ]
