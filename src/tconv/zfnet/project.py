@@ -518,8 +518,9 @@ class Mirror:
         self.in_channels: int | None = convs[0].weight.shape[1] * convs[0].groups if convs else None
         self.out_channels: int | None = convs[-1].weight.shape[0] if convs else self.in_channels
         params = [p for p in model.parameters()]
-        self.dtype = params[0].dtype if params else torch.float32
-        self.device = params[0].device if params else torch.device("cpu")
+        # the images follow the model's dtype and device (a model without parameters follows the images)
+        self.dtype: torch.dtype | None = params[0].dtype if params else None
+        self.device: torch.device | None = params[0].device if params else None
 
     # -- geometry ---------------------------------------------------------------------------------------------
     def sizes(self, image_size: tuple[int, int]) -> list[tuple[int, int]]:
@@ -581,7 +582,7 @@ class Mirror:
     def trace(self, images: Tensor, signs: bool = False) -> Trace:
         """Forward ``images`` (B, C, H, W) to the layer, recording switches (and ReLU input signs if ``signs``)."""
         self.check_images(images)
-        trace = Trace(images=images.to(self.device, self.dtype), keep_signs=signs)
+        trace = Trace(images=images.to(self.device or images.device, self.dtype or images.dtype), keep_signs=signs)
         x = trace.images
         with torch.no_grad():
             for i, step in enumerate(self.steps):
@@ -747,7 +748,7 @@ def project(
     x, unbatched, from_np = _as_images(images)
     mirror.check_images(x)
     limit = mirror.out_channels or x.shape[1]
-    chosen = None if channel is None else _channel_tensor("channel", channel, len(x), limit, mirror.device)
+    chosen = None if channel is None else _channel_tensor("channel", channel, len(x), limit, mirror.device or x.device)
     trace = mirror.trace(x, signs=method in ("guided", "saliency"))
     if chosen is None:
         chosen = trace.activations.flatten(2).amax(dim=2).argmax(dim=1)
@@ -791,7 +792,7 @@ def project_channels(
         if channels is None
         else _channel_tensor("channels", channels, len(channels), limit, torch.device("cpu"))
     )
-    chans = chans.to(mirror.device)
+    chans = chans.to(mirror.device or x.device)
     trace = mirror.trace(x, signs=method in ("guided", "saliency"))
     b, k = len(x), len(chans)
     owner = torch.arange(b, device=chans.device).repeat_interleave(k)
