@@ -9,6 +9,7 @@ from .errors import ConfigError, ConfigTypeError
 from .geometry import Plan, conv_plan, make_plan, plan_from_sizes
 from .ops import METHODS
 from .ops.dispatch import conv_transpose
+from . import nn, reference
 from .ops.matrix import conv_matrix
 from .zfnet import project
 
@@ -24,5 +25,7 @@ __all__ = [
     "METHODS",
     "conv_transpose",
     "conv_matrix",
+    "nn",
+    "reference",
     "project",
 ]

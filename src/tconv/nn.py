@@ -1,0 +1,158 @@
+"""Drop-in ``ConvTranspose1d/2d/3d`` modules whose forward pass runs any tconv method.
+
+They subclass ``torch.nn.ConvTranspose{1,2,3}d``, so the constructor arguments, the parameters (``weight`` of shape
+``(C_in, C_out/groups, *k)``, ``bias``), their initialization and the ``state_dict`` keys are exactly torch's: a
+state dict saved from one loads into the other. Two additions:
+
+- ``method=`` (keyword) picks the formulation, one of :data:`tconv.METHODS` (default ``"auto"``);
+- ``padding`` also accepts per-side pairs ``((before, after), ...)`` and ``"same"`` / ``"valid"`` with TensorFlow's
+  ``conv2d_transpose`` semantics (pass ``output_size`` to ``forward`` to pick among the sizes TF allows).
+
+``forward(x, output_size=None)`` behaves like torch's, ``output_size`` choosing ``output_padding``.
+
+>>> import torch, tconv.nn
+>>> torch.manual_seed(0) and None
+>>> m = tconv.nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, method="polyphase")
+>>> ref = torch.nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1)
+>>> ref.load_state_dict(m.state_dict())
+<All keys matched successfully>
+>>> x = torch.randn(1, 4, 5, 5)
+>>> m(x, output_size=(10, 10)).shape
+torch.Size([1, 2, 10, 10])
+>>> torch.allclose(m(x), ref(x), atol=1e-6)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .errors import ConfigError
+from .geometry import PaddingSpec
+from .ops import METHODS
+from .ops.dispatch import conv_transpose
+
+__all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+
+_ALLOWED_METHODS = METHODS + ("torch", "triton")
+
+
+def _check_method(method: Any) -> str:
+    if not isinstance(method, str) or method not in _ALLOWED_METHODS:
+        raise ConfigError("method", method, f"must be one of {_ALLOWED_METHODS}")
+    return method
+
+
+def _is_plain_padding(padding: Any) -> bool:
+    """True for what torch's constructor itself accepts: an int or a sequence of ints."""
+    if isinstance(padding, int) and not isinstance(padding, bool):
+        return True
+    return isinstance(padding, Sequence) and not isinstance(padding, str) and all(isinstance(p, int) for p in padding)
+
+
+class _TconvMixin:
+    """Shared construction and forward for the three drop-ins (torch's ``_ConvTransposeNd`` does the rest)."""
+
+    _nd: int
+    _torch_cls: type
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: PaddingSpec = 0,
+        output_padding: int | tuple[int, ...] = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: int | tuple[int, ...] = 1,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        method: str = "auto",
+    ) -> None:
+        if padding_mode != "zeros":
+            raise ConfigError(
+                "padding_mode", padding_mode, f"must be 'zeros': it is the only mode ConvTranspose{self._nd}d supports"
+            )
+        method = _check_method(method)
+        plain = _is_plain_padding(padding)
+        # torch's constructor only knows ints; per-side pairs and "same"/"valid" are stored after it ran
+        self._torch_cls.__init__(
+            self,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding if plain else 0,
+            output_padding,
+            groups,
+            bias,
+            dilation,
+            padding_mode,
+            device,
+            dtype,
+        )
+        self.method = method
+        if not plain:
+            self.padding = padding
+
+    def forward(self, input: torch.Tensor, output_size: Sequence[int] | None = None) -> torch.Tensor:
+        """The transposed convolution of ``input`` ``(N, C_in, *spatial)`` or ``(C_in, *spatial)``."""
+        return conv_transpose(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+            output_size=None if output_size is None else tuple(int(v) for v in output_size),
+            method=self.method,
+        )
+
+    def extra_repr(self) -> str:
+        return self._torch_cls.extra_repr(self) + f", method={self.method!r}"
+
+
+class ConvTranspose1d(_TconvMixin, torch.nn.ConvTranspose1d):
+    """Drop-in for ``torch.nn.ConvTranspose1d`` with ``method=``.
+
+    >>> import torch
+    >>> m = ConvTranspose1d(1, 1, 2, stride=2, bias=False, method="zero_insert")
+    >>> with torch.no_grad():
+    ...     _ = m.weight.fill_(1.0)
+    >>> m(torch.tensor([[[1.0, 2.0, 3.0]]])).flatten().tolist()
+    [1.0, 1.0, 2.0, 2.0, 3.0, 3.0]
+    """
+
+    _nd = 1
+    _torch_cls = torch.nn.ConvTranspose1d
+
+
+class ConvTranspose2d(_TconvMixin, torch.nn.ConvTranspose2d):
+    """Drop-in for ``torch.nn.ConvTranspose2d`` with ``method=``.
+
+    >>> ConvTranspose2d(3, 8, 4, stride=2, padding=1, method="col2im")(torch.zeros(1, 3, 8, 8)).shape
+    torch.Size([1, 8, 16, 16])
+    """
+
+    _nd = 2
+    _torch_cls = torch.nn.ConvTranspose2d
+
+
+class ConvTranspose3d(_TconvMixin, torch.nn.ConvTranspose3d):
+    """Drop-in for ``torch.nn.ConvTranspose3d`` with ``method=``.
+
+    >>> ConvTranspose3d(2, 2, 2, stride=2, method="polyphase")(torch.zeros(2, 4, 4, 4)).shape
+    torch.Size([2, 8, 8, 8])
+    """
+
+    _nd = 3
+    _torch_cls = torch.nn.ConvTranspose3d
