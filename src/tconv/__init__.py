@@ -5,11 +5,11 @@
 [1.0, 1.0, 2.0, 1.0, 2.0, 1.0, 1.0]
 """
 
+from . import nn, reference
 from .errors import ConfigError, ConfigTypeError
 from .geometry import Plan, conv_plan, make_plan, plan_from_sizes
 from .ops import METHODS
 from .ops.dispatch import conv_transpose
-from . import nn, reference
 from .ops.matrix import conv_matrix
 from .zfnet import project
 
