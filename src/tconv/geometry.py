@@ -52,6 +52,8 @@ PaddingSpec = Union[int, str, Sequence[int | Sequence[int]]]
 
 # Output sizes larger than this (per dimension) are refused as absurd before anything is allocated.
 MAX_DIM = 1 << 31
+# ... and outputs with more elements than this in all (N * C_out * prod(out_size); 4 TiB of float32).
+MAX_ELEMENTS = 1 << 40
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -383,6 +385,8 @@ def _make_plan_cached(input_shape, weight_shape, stride, padding, output_padding
         raise ConfigError("kernel_size", kernel, "must be positive in every dimension")
     if weight_shape[1] < 1:
         raise ConfigError("weight", weight_shape, "must have at least one output channel per group (shape[1] >= 1)")
+    if weight_shape[0] < 1:
+        raise ConfigError("weight", weight_shape, "must have at least one input channel (shape[0] >= 1)")
 
     # ---- groups and channels -------------------------------------------------------------------------------
     if not _is_int(groups):
@@ -449,6 +453,14 @@ def _make_plan_cached(input_shape, weight_shape, stride, padding, output_padding
         )
     if any(o > MAX_DIM for o in out):
         raise ConfigError("input", input_shape, f"gives an absurd output size {out} (limit {MAX_DIM} per dimension)")
+    elements = (batch or 1) * weight_shape[1] * groups * math.prod(out)
+    if elements > MAX_ELEMENTS:
+        raise ConfigError(
+            "output_size" if size_t is not None else "input",
+            output_size if size_t is not None else input_shape,
+            f"gives an absurd output of {elements} elements (shape {out}; limit {MAX_ELEMENTS}), refused before "
+            "allocating",
+        )
     return Plan(
         nd=nd,
         batch=batch,

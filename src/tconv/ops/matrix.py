@@ -146,7 +146,7 @@ def matrix(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None)
     idx, src, shape = _transposed_pattern(key)
     vals = w.reshape(-1)[src.to(w.device)]
     ct = torch.sparse_coo_tensor(idx.to(x.device), vals, shape, check_invariants=False)
-    xs = x.reshape(n, -1).T  # (C_in * prod(in_size), N): one column per batch element
+    xs = x.reshape(n, plan.in_channels * math.prod(plan.in_size)).T  # one column per batch element
     ys = torch.sparse.mm(ct, xs)  # (C_out * prod(out_size), N)
     y = ys.T.reshape(n, plan.out_channels, *plan.out_size)
     if b is not None:
