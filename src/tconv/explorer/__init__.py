@@ -1,0 +1,96 @@
+"""The interactive explorer: one self-contained HTML page (vanilla JS and SVG, every asset inline, no network).
+
+The page's sources live in ``web/`` at the top of the repository (``explorer.html``, ``explorer.css``,
+``explorer.js``); a wheel ships them as ``tconv/explorer/assets/``. :func:`build_page` inlines the style sheet and
+the script into the template, so the result opens from ``file://`` and can be mailed around as one file.
+
+The page's JavaScript is the only second copy of tconv's arithmetic (a port of :func:`tconv.geometry.make_plan`,
+:func:`tconv.geometry.conv_plan` and the plan's index mapping). ``tests/test_explorer_browser.py`` drives it in
+Chromium and compares every size, padding, error message and contributor set with the Python.
+
+>>> page = build_page()
+>>> page.startswith("<!doctype html>") and "__TCONV_" not in page
+True
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+from ..files import write_text
+
+__all__ = ["build_page", "write_page", "tour_section", "asset_dir", "ASSETS", "EXAMPLES"]
+
+#: The page's source files, in the order they are inlined.
+ASSETS: tuple[str, ...] = ("explorer.html", "explorer.css", "explorer.js")
+
+_PLACEHOLDERS = {"explorer.css": "/*__TCONV_CSS__*/", "explorer.js": "/*__TCONV_JS__*/"}
+
+#: Links into the page (its URL hash holds the whole state) that the tour shows.
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("DCGAN's k=4, s=2, p=1 doubles a 4×4 input", "m=t&nd=2&i=4,4&k=4,4&s=2,2&d=1,1&pm=sym&p=1,1&op=0,0"),
+    ("Seed 000's 1-D example with stride 2 and output_padding 1", "m=t&nd=1&i=3&k=3&s=2&d=1&pm=sym&p=0&op=1"),
+    ("Which ConvTranspose undoes Conv(i=6, k=3, s=2)?", "m=i&nd=2&i=6,6&k=3,3&s=2,2&d=1,1&pm=sym&p=0,0"),
+    ("TensorFlow's padding='same' with stride 2", "m=t&nd=2&i=3,3&k=3,3&s=2,2&d=1,1&pm=same&op=0,0"),
+    ("Dilation 2 with stride 2 (output_padding may reach 1)", "m=t&nd=1&i=4&k=3&s=2&d=2&pm=sym&p=1&op=1"),
+)
+
+
+def asset_dir() -> Path:
+    """The folder holding the page's sources: the package's ``assets`` (installed) or the repository's ``web/``."""
+    here = Path(__file__).resolve().parent
+    override = os.environ.get("TCONV_EXPLORER_ASSETS")
+    candidates = ([Path(override)] if override else []) + [here / "assets", here.parents[2] / "web"]
+    for cand in candidates:
+        if all((cand / name).is_file() for name in ASSETS):
+            return cand
+    raise FileNotFoundError(
+        "the explorer's sources (explorer.html, explorer.css, explorer.js) are in neither "
+        + " nor ".join(str(c) for c in candidates)
+    )
+
+
+def build_page(version: str | None = None) -> str:
+    """The whole explorer as one HTML string: the template with its CSS and JavaScript inlined."""
+    from .. import __version__  # noqa: PLC0415
+
+    folder = asset_dir()
+    text = {name: (folder / name).read_text(encoding="utf-8") for name in ASSETS}
+    page = text["explorer.html"]
+    for name, marker in _PLACEHOLDERS.items():
+        body = text[name]
+        if "</script" in body.lower() or "</style" in body.lower():
+            raise ValueError(f"{name} contains a closing </script> or </style> tag and cannot be inlined")
+        if page.count(marker) != 1:
+            raise ValueError(f"explorer.html must contain the marker {marker} exactly once")
+        page = page.replace(marker, body)
+    return page.replace("__TCONV_VERSION__", html.escape(version or __version__))
+
+
+def write_page(path: str | os.PathLike[str] = "explorer.html") -> Path:
+    """Write the explorer page to ``path`` (atomically) and return the path."""
+    return write_text(path, build_page())
+
+
+def tour_section(out_dir: Path, quick: bool = True):
+    """The tour's section: writes ``explorer.html`` beside the tour page and links it, with a few deep links."""
+    from ..tour import Section  # noqa: PLC0415
+
+    path = write_page(Path(out_dir) / "explorer.html")
+    links = "".join(
+        f'<li><a href="explorer.html#{html.escape(frag)}">{html.escape(title)}</a></li>' for title, frag in EXAMPLES
+    )
+    body = (
+        f'<p><a href="{path.name}"><b>Open the explorer</b></a>: one self-contained page (no network; '
+        f"{path.stat().st_size // 1024} KB) to set a 1-D or 2-D convolution or transposed convolution and watch "
+        "every view follow: the output size with its formula filled in, the equivalent direct convolution, the step "
+        "animation (equivalent and scatter views), the matrix Cᵀ, seed 000's graph, and the PyTorch and "
+        "TensorFlow/Keras code. Hover an output to see the inputs and kernel taps it sums; hover an input to see "
+        "the outputs it reaches. Invalid settings show the same message tconv's Python raises. The address holds "
+        "the whole configuration, so a link shares it, for example:</p>"
+        f"<ul>{links}</ul>"
+        '<p class="muted">Also: <code>tconv explore --out explorer.html</code>.</p>'
+    )
+    return Section("explorer", "Interactive explorer", body)
