@@ -14,6 +14,7 @@
   // Part 1. The arithmetic (port of tconv.geometry and tconv.arith)
   // ==============================================================================================================
   const MAX_DIM = 2147483648; // geometry.MAX_DIM = 1 << 31
+  const MAX_ELEMENTS = 1n << 40n; // geometry.MAX_ELEMENTS: N * C_out * prod(out_size)
 
   /** Python's repr() for the values the explorer passes: ints, strings, None and (nested) tuples. */
   function pyRepr(v) {
@@ -158,6 +159,9 @@
         "must have at least one output channel per group (shape[1] >= 1)"
       );
     }
+    if (weightShape[0] < 1) {
+      throw new ConfigError("weight", weightShape, "must have at least one input channel (shape[0] >= 1)");
+    }
     if (groups < 1) throw new ConfigError("groups", groups, "must be positive");
     if (pmod(weightShape[0], groups) !== 0) {
       throw new ConfigError("groups", groups, `must divide in_channels=weight.shape[0]=${weightShape[0]}`);
@@ -226,6 +230,15 @@
     }
     if (out.some((o) => o > MAX_DIM)) {
       throw new ConfigError("input", inputShape, `gives an absurd output size ${pyRepr(out)} (limit ${MAX_DIM} per dimension)`);
+    }
+    // BigInt: the element count may pass 2**53
+    const elements = [batch === null ? 1 : batch || 1, weightShape[1], groups, ...out].reduce((a, b) => a * BigInt(b), 1n);
+    if (elements > MAX_ELEMENTS) {
+      throw new ConfigError(
+        sizeT !== null ? "output_size" : "input",
+        sizeT !== null ? outputSize : inputShape,
+        `gives an absurd output of ${elements} elements (shape ${pyRepr(out)}; limit ${MAX_ELEMENTS}), refused before allocating`
+      );
     }
     return Object.freeze({
       nd,
@@ -1769,11 +1782,15 @@
     update();
   }
 
-  window.tconvState = tconvState;
-  window.tconv = {
+  // The arithmetic is reachable from outside (tests, the console, Node); the page starts only in a browser.
+  const root = typeof window !== "undefined" ? window : globalThis;
+  root.tconv = {
     makePlan, convPlan, contributors, reached, equivalentConv, phases, indexMap,
-    convOutputSize, convTransposeOutputSize, pyRepr, compute, decodeHash, encodeHash, ConfigError,
+    convOutputSize, convTransposeOutputSize, pyRepr, compute, decodeHash, encodeHash, ConfigError, PageError,
   };
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
+  if (typeof document !== "undefined") {
+    root.tconvState = tconvState;
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+    else init();
+  }
 })();

@@ -1,0 +1,128 @@
+"""The explorer page without a browser: building it, writing it, the CLI, the tour, and its arithmetic under Node.
+
+The browser tests (``test_explorer_browser.py``) drive the page itself; here the page's JavaScript arithmetic runs
+under Node.js (when installed) on thousands of random configurations and must agree with tconv's Python exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from _explorer_cases import call_text, plan_summary, python_result, random_config, to_ui
+from tconv.cli import app
+from tconv.explorer import ASSETS, EXAMPLES, asset_dir, build_page, tour_section, write_page
+
+
+def test_page_is_one_self_contained_file():
+    page = build_page()
+    assert page.startswith("<!doctype html>")
+    assert "__TCONV_" not in page
+    assert page.count("<script>") == 1 and page.count("</script>") == 1
+    assert page.count("<style>") == 1 and page.count("</style>") == 1
+    # nothing is fetched: no external scripts, style sheets, images, fonts or imports
+    assert not re.search(r"<(script|img|iframe)[^>]*\bsrc=", page)
+    assert "<link" not in page
+    assert not re.search(r"url\(|@import|fetch\(|XMLHttpRequest", page)
+    # the sources really are inlined
+    folder = asset_dir()
+    for name in ASSETS[1:]:
+        assert (folder / name).read_text(encoding="utf-8").strip() in page
+    assert "window.tconvState" not in page or "tconvState" in page
+
+
+def test_write_page_is_atomic_and_complete(tmp_path):
+    out = write_page(tmp_path / "sub" / "explorer.html")
+    assert out.read_text(encoding="utf-8") == build_page()
+    assert not [p for p in out.parent.iterdir() if p.name != "explorer.html"]  # no temp file left behind
+
+
+def test_cli_explore_writes_the_page(tmp_path):
+    out = tmp_path / "explorer.html"
+    res = CliRunner().invoke(app, ["explore", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "wrote" in res.output
+    assert out.read_text(encoding="utf-8") == build_page()
+
+
+def test_tour_section_writes_and_links_the_page(tmp_path):
+    sec = tour_section(tmp_path, quick=True)
+    assert sec.id == "explorer"
+    assert (tmp_path / "explorer.html").is_file()
+    assert 'href="explorer.html"' in sec.html
+    for _, frag in EXAMPLES:
+        assert f'href="explorer.html#{frag.replace("&", "&amp;")}"' in sec.html
+
+
+NODE_DRIVER = r"""
+const fs = require("fs");
+require(process.argv[1]);
+const t = globalThis.tconv;
+const uis = JSON.parse(fs.readFileSync(0, "utf8"));
+const key = (a) => a.join(",");
+const out = uis.map((ui) => {
+  const r = t.compute(ui);
+  const res = { call: r.call, error: r.error ? r.error.message : null, plan: null };
+  if (r.plan) {
+    const p = r.plan;
+    const eq = t.equivalentConv(p);
+    res.plan = {
+      inSize: p.inSize, outSize: p.outSize, kernel: p.kernel, stride: p.stride, dilation: p.dilation,
+      padding: p.padding, outputPadding: p.outputPadding, full: p.full, groups: p.groups,
+      inChannels: p.inChannels, outChannels: p.outChannels, paddingMode: p.paddingMode,
+      equivalent: { zerosBetween: eq.zerosBetween, upsampledSize: eq.upsampledSize, pad: eq.pad,
+                    kernelDilation: eq.kernelDilation },
+      phases: p.inSize.map((_, d) => t.phases(p, d)),
+    };
+    const outs = p.outSize.length === 1 ? p.outSize[0] : p.outSize[0] * p.outSize[1];
+    const ins = p.inSize.length === 1 ? p.inSize[0] : p.inSize[0] * p.inSize[1];
+    const unflat = (n, shape) => (shape.length === 1 ? [n] : [Math.floor(n / shape[1]), n % shape[1]]);
+    res.contrib = {};
+    res.reach = {};
+    if (outs <= 900) for (let n = 0; n < outs; n++) { const o = unflat(n, p.outSize); res.contrib[key(o)] = t.contributors(p, o); }
+    if (ins <= 900) for (let n = 0; n < ins; n++) { const j = unflat(n, p.inSize); res.reach[key(j)] = t.reached(p, j); }
+  }
+  return res;
+});
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def _as_lists(pairs):
+    return [[list(a), list(b)] for a, b in pairs]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (the browser tests still run)")
+def test_javascript_arithmetic_matches_python_under_node():
+    rng = random.Random(20240605)
+    cfgs = [random_config(rng) for _ in range(1500)]
+    js = asset_dir() / "explorer.js"
+    proc = subprocess.run(
+        ["node", "-e", NODE_DRIVER, str(js)],
+        input=json.dumps([to_ui(c) for c in cfgs]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    results = json.loads(proc.stdout)
+    n_err = 0
+    for cfg, res in zip(cfgs, results, strict=True):
+        assert res["call"] == call_text(cfg), cfg
+        plan, err = python_result(cfg)
+        assert res["error"] == err, (cfg, res["error"], err)
+        if err:
+            n_err += 1
+            continue
+        assert res["plan"] == plan_summary(plan), cfg
+        for k, pairs in res["contrib"].items():
+            assert pairs == _as_lists(plan.contributors(tuple(int(v) for v in k.split(",")))), (cfg, k)
+        for k, pairs in res["reach"].items():
+            assert pairs == _as_lists(plan.reached(tuple(int(v) for v in k.split(",")))), (cfg, k)
+    assert 300 < n_err < 900  # both valid and broken configurations were compared
