@@ -24,6 +24,8 @@ Two kernels compute this:
   at most one contributor, ``o = j * s + t - pad_before``, and all phases read the *same* input element ``j``. So
   the whole operator is one GEMM ``X (rows j, depth ci) @ W (depth ci, columns (t, co))`` whose columns are then
   stored to the shuffled positions ``j * s + t - pad_before``: a depth-to-space fused into the GEMM's epilogue.
+  The input is read once (the programs sharing an input tile run side by side), not once per phase. With
+  ``kernel < stride`` the weight is padded with zeros up to the stride, so the residues no tap reaches get the bias.
 
 Both accumulate in fp32 with ``tl.dot`` (TF32 for fp32 inputs when torch allows it for convolutions, bf16/fp16 on
 the tensor cores), add the bias in the epilogue and write every output element exactly once: deterministic, no
@@ -48,6 +50,7 @@ import os
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 import triton
 import triton.language as tl
 
@@ -61,6 +64,11 @@ __all__ = [
     "lift",
     "phase_table",
     "uses_shuffle",
+    "kernel_kind",
+    "launch_scalars",
+    "grid_size",
+    "constexprs",
+    "channels_last_strides",
     "conv_transpose",
 ]
 
@@ -317,12 +325,11 @@ def _phase_kernel(
 @triton.jit
 def _shuffle_kernel(
     x_ptr,
-    w_ptr,
+    w_ptr,  # weights expanded on the host to (G, C_in/G, prod(stride), C_out/G); zero for residues >= kernel
     b_ptr,
     y_ptr,
     CIN_G,
     COUT_G,
-    NTAPS_W,
     ID,
     IH,
     IW,
@@ -332,9 +339,6 @@ def _shuffle_kernel(
     OD,
     OH,
     OW,
-    KD,
-    KH,
-    KW,
     SD,
     SH,
     SW,
@@ -351,22 +355,31 @@ def _shuffle_kernel(
     syd,
     syh,
     syw,
-    M_TOTAL,  # NB * JD * JH * JW
-    N_TOTAL,  # SD * SH * SW * COUT_G: one column per (residue, output channel)
+    M_TOTAL,  # NB * JD * JH * JW: the GEMM's rows
+    N_TOTAL,  # SD * SH * SW * COUT_G: the GEMM's columns, one per (residue, output channel)
     HAS_BIAS: tl.constexpr,
     UPCAST: tl.constexpr,
     PRECISION: tl.constexpr,
-    ACC: tl.constexpr,  # accumulator type: fp32 (fp64 for fp64 inputs)
+    ACC: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
 ):
-    # ---- which tile: axis 0 = (m-tile, n-tile), n fastest; axis 1 = group -------------------------------------
+    # ---- which tile ---------------------------------------------------------------------------------------------
+    # Axis 1 is the group. Axis 0 enumerates (m-tile, residue, co-tile) with the co-tile fastest and then the
+    # residue: the prod(stride) * ceil(C_out/G / BLOCK_N) programs that share one A tile (the same input rows) run
+    # next to each other, so the input is read from HBM about once. A tile never straddles two residues, which
+    # keeps its output channels contiguous in memory (vector stores).
     pid = tl.program_id(0)
     g = tl.program_id(1)
-    n_tiles = tl.cdiv(N_TOTAL, BLOCK_N)
-    pid_n = pid % n_tiles
-    pid_m = pid // n_tiles
+    co_tiles = tl.cdiv(COUT_G, BLOCK_N)
+    n_res = SD * SH * SW
+    pid_co = pid % co_tiles
+    res = (pid // co_tiles) % n_res
+    pid_m = pid // (co_tiles * n_res)
+    rw = res % SW  # the residue (rd, rh, rw): which of the prod(stride) output phases this tile writes
+    rh = (res // SW) % SH
+    rd = res // (SW * SH)
 
     # ---- rows: m -> (n, jd, jh, jw), one input position each (rows past the input read zeros) ----------------
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -387,17 +400,10 @@ def _shuffle_kernel(
         + jw.to(tl.int64) * sxw
     )
 
-    # ---- columns: c -> (residue (rd, rh, rw), co), co fastest; residue r is tap r when r < kernel --------------
-    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    co = offs_n % COUT_G
-    r = offs_n // COUT_G
-    rw = r % SW
-    rh = (r // SW) % SH
-    rd = r // (SW * SH)
-    col_ok = offs_n < N_TOTAL
-    has_tap = col_ok & (rd < KD) & (rh < KH) & (rw < KW)  # k < s: residues beyond the kernel get only the bias
-    tap = (rd * KH + rh) * KW + rw
-    w_cols = w_ptr + g.to(tl.int64) * NTAPS_W * CIN_G * COUT_G + tap * CIN_G * COUT_G + co
+    # ---- columns: output channels co of residue res -----------------------------------------------------------
+    co = pid_co * BLOCK_N + tl.arange(0, BLOCK_N)
+    co_ok = co < COUT_G
+    w_cols = w_ptr + g.to(tl.int64) * CIN_G * N_TOTAL + res * COUT_G + co
 
     # ---- the K loop over input channels: a plain GEMM -----------------------------------------------------------
     offs_k = tl.arange(0, BLOCK_K)
@@ -405,8 +411,9 @@ def _shuffle_kernel(
     for k0 in range(0, CIN_G, BLOCK_K):
         ck = k0 + offs_k
         k_ok = ck < CIN_G
+        # A tile [BLOCK_M, BLOCK_K]: input positions x channel chunk; B tile [BLOCK_K, BLOCK_N]: tap res's weights
         a = tl.load(x_rows[:, None] + ck[None, :] * sxc, mask=a_ok[:, None] & k_ok[None, :], other=0.0)
-        b = tl.load(w_cols[None, :] + ck[:, None] * COUT_G, mask=k_ok[:, None] & has_tap[None, :], other=0.0)
+        b = tl.load(w_cols[None, :] + ck[:, None] * N_TOTAL, mask=k_ok[:, None] & co_ok[None, :], other=0.0)
         if UPCAST:
             a = a.to(tl.float32)
             b = b.to(tl.float32)
@@ -414,21 +421,18 @@ def _shuffle_kernel(
 
     # ---- epilogue: the shuffled store o = j * s + r - pad_before (a fused depth-to-space) ---------------------
     if HAS_BIAS:
-        bias = tl.load(b_ptr + g * COUT_G + co, mask=col_ok, other=0.0)
+        bias = tl.load(b_ptr + g * COUT_G + co, mask=co_ok, other=0.0)
         acc += bias.to(ACC)[None, :]
-    o_d = jd[:, None] * SD + rd[None, :] - PD
-    o_h = jh[:, None] * SH + rh[None, :] - PH
-    o_w = jw[:, None] * SW + rw[None, :] - PW
+    o_d = jd * SD + rd - PD
+    o_h = jh * SH + rh - PH
+    o_w = jw * SW + rw - PW
     # every output has exactly one (j, r): j = (o + pad) // s, r = (o + pad) % s; cropped positions are masked off
-    ok = (m_ok[:, None] & col_ok[None, :]) & (o_d >= 0) & (o_d < OD) & (o_h >= 0) & (o_h < OH) & (o_w >= 0) & (o_w < OW)
-    y_off = (
-        nb.to(tl.int64)[:, None] * syn
-        + o_d.to(tl.int64) * syd
-        + o_h.to(tl.int64) * syh
-        + o_w.to(tl.int64) * syw
-        + (g * COUT_G + co).to(tl.int64)[None, :] * syc
+    row_ok = m_ok & (o_d >= 0) & (o_d < OD) & (o_h >= 0) & (o_h < OH) & (o_w >= 0) & (o_w < OW)
+    y_row = nb.to(tl.int64) * syn + o_d.to(tl.int64) * syd + o_h.to(tl.int64) * syh + o_w.to(tl.int64) * syw
+    y_col = (g * COUT_G + co).to(tl.int64) * syc
+    tl.store(
+        y_ptr + y_row[:, None] + y_col[None, :], acc.to(y_ptr.dtype.element_ty), mask=row_ok[:, None] & co_ok[None, :]
     )
-    tl.store(y_ptr + y_off, acc.to(y_ptr.dtype.element_ty), mask=ok)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -453,7 +457,7 @@ _SMEM_LIMIT = 200 * 1024
 
 def _prune(configs: list, named_args: dict, **kwargs) -> list:
     """Drop tiles far wider than the problem, or too large for shared memory at the problem's element size."""
-    n_cols = named_args.get("N_TOTAL", named_args["COUT_G"])
+    n_cols = named_args["COUT_G"]  # both kernels tile N over one group's output channels
     cin = named_args["CIN_G"]
     esize = named_args["x_ptr"].element_size()
     n_cap = max(16, triton.next_power_of_2(n_cols))
@@ -485,7 +489,7 @@ def _tuned(which: str):
         )(_phase_kernel)
     return triton.autotune(
         configs=_configs(),
-        key=["M_TOTAL", "CIN_G", "N_TOTAL"],
+        key=["M_TOTAL", "CIN_G", "COUT_G", "N_TOTAL"],
         prune_configs_by={"early_config_prune": _prune},
     )(_shuffle_kernel)
 
@@ -506,10 +510,105 @@ def _channels_last(t: torch.Tensor) -> torch.Tensor:
     return t.permute(perm).contiguous().permute(inv)
 
 
-def _strides5(t: torch.Tensor) -> tuple[int, int, int, int, int]:
+def kernel_kind(plan: Plan, force: str | None = None) -> str:
+    """``"shuffle"`` (one GEMM, for kernel <= stride) or ``"phase"`` (the general kernel) for this plan."""
+    if force == "shuffle" and (
+        any(k > s for k, s in zip(plan.kernel_size, plan.stride, strict=True)) or any(d != 1 for d in plan.dilation)
+    ):
+        raise ConfigError("force", "shuffle", "needs kernel <= stride and dilation 1 in every dimension")
+    if force is not None and force not in ("phase", "shuffle"):
+        raise ConfigError("force", force, "must be 'phase' or 'shuffle'")
+    return force or ("shuffle" if uses_shuffle(plan) else "phase")
+
+
+def channels_last_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Element strides of a channels-last tensor of ``shape`` (N, C, *spatial): C fastest, then the last spatial dim.
+
+    >>> channels_last_strides((2, 3, 4, 5))
+    (60, 1, 15, 3)
+    """
+    n, c, *sp = shape
+    strides = [0] * len(shape)
+    acc = c
+    strides[1] = 1
+    for i in range(len(sp) - 1, -1, -1):
+        strides[2 + i] = acc
+        acc *= sp[i]
+    strides[0] = acc
+    return tuple(strides)
+
+
+def launch_scalars(
+    plan: Plan, kind: str, nb: int, x_strides: tuple[int, ...], y_strides: tuple[int, ...]
+) -> dict[str, int]:
+    """The integer arguments of kernel ``kind`` by name, for a batch of ``nb`` and the given element strides.
+
+    Shared by :func:`conv_transpose` and the compile-only report (``bench/gpu_aot.py``), which compiles the kernels
+    for a GPU this machine does not have.
+    """
+    geo = lift(plan)
+    groups = plan.groups
+    cin_g, cout_g = plan.in_channels // groups, plan.out_channels // groups
+    sx = _lift_strides(x_strides)
+    sy = _lift_strides(y_strides)
+    common = {"CIN_G": cin_g, "COUT_G": cout_g}
+    strides = dict(zip(("sxn", "sxc", "sxd", "sxh", "sxw"), sx, strict=True))
+    strides |= dict(zip(("syn", "syc", "syd", "syh", "syw"), sy, strict=True))
+    if kind == "shuffle":
+        rows = tuple(-(-(p + o) // s) for p, o, s in zip(geo.pad_before, geo.out_size, geo.stride, strict=True))
+        return {
+            **common,
+            **dict(zip(("ID", "IH", "IW"), geo.in_size, strict=True)),
+            **dict(zip(("JD", "JH", "JW"), rows, strict=True)),
+            **dict(zip(("OD", "OH", "OW"), geo.out_size, strict=True)),
+            **dict(zip(("SD", "SH", "SW"), geo.stride, strict=True)),
+            **dict(zip(("PD", "PH", "PW"), geo.pad_before, strict=True)),
+            **strides,
+            "M_TOTAL": nb * math.prod(rows),
+            "N_TOTAL": math.prod(geo.stride) * cout_g,
+        }
+    table = phase_table(plan)
+    return {
+        **common,
+        "NTAPS_W": math.prod(geo.kernel),
+        **dict(zip(("ID", "IH", "IW"), geo.in_size, strict=True)),
+        **dict(zip(("SD", "SH", "SW"), geo.stride, strict=True)),
+        **strides,
+        "NB": nb,
+        "M_MAX": nb * table.max_count,
+        "TAB_W": table.width,
+        "MAX_TAPS": table.max_taps,
+        "_PHASES": len(table.rows),  # not a kernel argument: the grid's phase factor
+    }
+
+
+def grid_size(kind: str, sc: dict[str, int], groups: int, block_m: int, block_n: int) -> tuple[int, int]:
+    """Programs on axis 0 (tiles, n fastest) and axis 1 (groups) for one launch."""
+    if kind == "shuffle":
+        n_res = sc["N_TOTAL"] // sc["COUT_G"]
+        return triton.cdiv(sc["M_TOTAL"], block_m) * n_res * triton.cdiv(sc["COUT_G"], block_n), groups
+    return sc["_PHASES"] * triton.cdiv(sc["M_MAX"], block_m) * triton.cdiv(sc["COUT_G"], block_n), groups
+
+
+def _lift_strides(s: tuple[int, ...]) -> tuple[int, int, int, int, int]:
     """Element strides (n, c, d, h, w) of an (N, C, *spatial) tensor lifted to 3 spatial dims (unit dims: 0)."""
-    s = t.stride()
-    return (s[0], s[1], *(0,) * (5 - t.dim()), *s[2:])  # type: ignore[return-value]
+    return (s[0], s[1], *(0,) * (5 - len(s)), *s[2:])  # type: ignore[return-value]
+
+
+def constexprs(dtype: torch.dtype, has_bias: bool, on_cuda: bool) -> dict:
+    """The kernels' compile-time switches for a dtype: bias, interpreter upcast, dot precision, accumulator."""
+    if dtype == torch.float32:
+        precision = "tf32" if (tf32_allowed() and on_cuda) else "ieee"
+    elif dtype == torch.float64:
+        precision = "ieee"
+    else:
+        precision = "tf32"  # Triton's default; ignored for 16-bit inputs
+    return {
+        "HAS_BIAS": has_bias,
+        "UPCAST": INTERPRET and dtype in (torch.float16, torch.bfloat16),
+        "PRECISION": precision,
+        "ACC": tl.float64 if dtype == torch.float64 else tl.float32,
+    }
 
 
 def conv_transpose(
@@ -538,69 +637,34 @@ def conv_transpose(
         raise ConfigError("method", "triton", "needs CUDA tensors (or TRITON_INTERPRET=1 for the CPU interpreter)")
     if plan.groups > 65535:
         raise ConfigError("groups", plan.groups, "must be at most 65535 for method='triton' (one grid row per group)")
-    geo = lift(plan)
-    nb, groups = x.shape[0], plan.groups
+    kind = kernel_kind(plan, force)
+    nb, groups, nd = x.shape[0], plan.groups, plan.nd
     cin_g, cout_g = plan.in_channels // groups, plan.out_channels // groups
-    ntaps_w = math.prod(geo.kernel)
 
-    nd = plan.nd
     y = torch.empty((nb, *plan.out_size, plan.out_channels), device=x.device, dtype=x.dtype)
     y = y.permute(0, nd + 1, *range(1, nd + 1))  # (N, C_out, *out), channels-last strides
     if nb == 0:
         return y
     xc = _channels_last(x)
-    # (C_in, C_out/G, *k) -> (G, taps, C_in/G, C_out/G): one row-major K x N matrix per (group, tap)
-    wp = w.reshape(groups, cin_g, cout_g, ntaps_w).permute(0, 3, 1, 2).contiguous()
-    bp = b.contiguous() if b is not None else wp  # any pointer when there is no bias (never read)
-
-    if x.dtype == torch.float32:
-        precision = "tf32" if (tf32_allowed() and x.is_cuda) else "ieee"
-    elif x.dtype == torch.float64:
-        precision = "ieee"
-    else:
-        precision = "tf32"  # Triton's default; ignored for 16-bit inputs
-    upcast = INTERPRET and x.dtype in (torch.float16, torch.bfloat16)
-    acc = tl.float64 if x.dtype == torch.float64 else tl.float32
-    common = {"HAS_BIAS": b is not None, "UPCAST": upcast, "PRECISION": precision, "ACC": acc}
-    sx, sy = _strides5(xc), _strides5(y)
-
-    kind = force or ("shuffle" if uses_shuffle(plan) else "phase")
+    sc = launch_scalars(plan, kind, nb, xc.stride(), y.stride())
+    meta = constexprs(x.dtype, b is not None, x.is_cuda)
     if kind == "shuffle":
-        if not all(k <= s for k, s in zip(plan.kernel_size, plan.stride, strict=True)) or any(
-            d != 1 for d in plan.dilation
-        ):
-            raise ConfigError("force", "shuffle", "needs kernel <= stride and dilation 1 in every dimension")
-        rows = tuple(-(-(p + o) // s) for p, o, s in zip(geo.pad_before, geo.out_size, geo.stride, strict=True))
-        m_total = nb * math.prod(rows)
-        n_total = math.prod(geo.stride) * cout_g
-        args = (xc, wp, bp, y, cin_g, cout_g, ntaps_w, *geo.in_size, *rows, *geo.out_size, *geo.kernel,
-                *geo.stride, *geo.pad_before, *sx, *sy, m_total, n_total)  # fmt: skip
-        if blocks is None and not INTERPRET:
+        # (C_in, C_out/G, *k) -> (G, C_in/G, *stride, C_out/G): kernel padded with zeros up to the stride, so
+        # column (residue, co) of the GEMM is tap `residue` (or nothing); row-major K x N per group
+        wq = F.pad(
+            w, [v for k, s in zip(reversed(plan.kernel_size), reversed(plan.stride), strict=True) for v in (0, s - k)]
+        )
+        wq = wq.reshape(groups, cin_g, cout_g, -1).permute(0, 1, 3, 2).contiguous()
+        fn, ptrs = _shuffle_kernel, (xc, wq, b if b is not None else wq, y)
+    else:
+        # (C_in, C_out/G, *k) -> (G, taps, C_in/G, C_out/G): one row-major K x N matrix per (group, tap)
+        wp = w.reshape(groups, cin_g, cout_g, -1).permute(0, 3, 1, 2).contiguous()
+        fn, ptrs = _phase_kernel, (xc, wp, b if b is not None else wp, y, _table_tensor(plan, x.device))
+    ints = [sc[name] for name in fn.arg_names[len(ptrs) :] if name in sc]
 
-            def grid(meta):
-                return (triton.cdiv(m_total, meta["BLOCK_M"]) * triton.cdiv(n_total, meta["BLOCK_N"]), groups)
-
-            _tuned("shuffle")[grid](*args, **common)
-        else:
-            bm, bn, bk = blocks or _interp_blocks(n_total, cin_g)
-            grid = (triton.cdiv(m_total, bm) * triton.cdiv(n_total, bn), groups)
-            _shuffle_kernel[grid](*args, **common, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
-        return y
-
-    table = phase_table(plan)
-    tab = _table_tensor(plan, x.device)
-    m_max = nb * table.max_count
-    n_phases = len(table.rows)
-    args = (xc, wp, bp, y, tab, cin_g, cout_g, ntaps_w, *geo.in_size, *geo.stride, *sx, *sy, nb, m_max,
-            table.width, table.max_taps)  # fmt: skip
     if blocks is None and not INTERPRET:
-
-        def grid(meta):
-            return (n_phases * triton.cdiv(m_max, meta["BLOCK_M"]) * triton.cdiv(cout_g, meta["BLOCK_N"]), groups)
-
-        _tuned("phase")[grid](*args, **common)
+        _tuned(kind)[lambda m: grid_size(kind, sc, groups, m["BLOCK_M"], m["BLOCK_N"])](*ptrs, *ints, **meta)
     else:
         bm, bn, bk = blocks or _interp_blocks(cout_g, cin_g)
-        grid = (n_phases * triton.cdiv(m_max, bm) * triton.cdiv(cout_g, bn), groups)
-        _phase_kernel[grid](*args, **common, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
+        fn[grid_size(kind, sc, groups, bm, bn)](*ptrs, *ints, **meta, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
     return y
