@@ -1551,8 +1551,28 @@
     if (viewConv) viewConv.parentElement.lastChild.textContent = ui.m === "transposed" ? " the convolution C" : " forward conv";
   }
 
+  // Every control event asks for an update; they are coalesced to one render at the end of the current task
+  // (typing a digit re-renders once, setting ten fields from a script re-renders once).
+  let pending = null;
+
   function update(opts) {
-    const o = opts || {};
+    const fromHash = !!(opts && opts.fromHash);
+    if (pending) {
+      pending.fromHash = pending.fromHash && fromHash;
+      return;
+    }
+    pending = { fromHash };
+    queueMicrotask(flush);
+  }
+
+  function flush() {
+    if (!pending) return;
+    const o = pending;
+    pending = null;
+    render(o);
+  }
+
+  function render(o) {
     const ui = readUI();
     syncChrome(ui);
     const r = compute(readUI());
@@ -1652,6 +1672,7 @@
 
   /** The test hook: what the page computed and shows, as plain JSON. */
   function tconvState() {
+    flush();
     const r = current;
     const out = {
       mode: r.ui.m,

@@ -1,0 +1,517 @@
+"""The explorer page in a real browser (Playwright for Python driving Debian's Chromium, headless).
+
+One page is reused for hundreds of random configurations, set through the page's controls three ways: real
+Playwright input (clicks, typing), input events dispatched on the controls, and the URL hash. For each, everything
+the page shows is compared with tconv's Python: the Python call, the error message, every size and padding, the
+equivalent convolution, the polyphase split, the formula's value, every output's contributor set and every
+input's reached set (read from the drawn cells), the matrix entries and the graph's edges. Hovering cells with the
+mouse and moving through them with the keyboard must highlight exactly the Python's contributors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import tconv
+from _explorer_cases import call_text, plan_summary, python_result, random_config, to_hash
+from tconv.explorer import write_page
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("TCONV_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    sync_playwright = None
+
+if sync_playwright is None:
+    pytest.skip("Playwright for Python is not installed (pip install playwright)", allow_module_level=True)
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+N_HASH, N_EVENTS, N_TYPED = 150, 70, 20  # 240 random configurations in all
+
+
+@pytest.fixture(scope="module")
+def page_url(tmp_path_factory):
+    path = write_page(tmp_path_factory.mktemp("explorer") / "explorer.html")
+    return path.resolve().as_uri()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+class Page:
+    """A browser page plus the console errors it has logged."""
+
+    def __init__(self, browser, url, width=1280, height=800):
+        self.pw = browser.new_page(viewport={"width": width, "height": height})
+        self.errors: list[str] = []
+        self.pw.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.pw.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.pw.goto(url)
+        self.pw.wait_for_function("typeof window.tconvState === 'function'")
+
+    def close(self):
+        self.pw.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, page_url):
+    p = Page(browser, page_url)
+    yield p
+    p.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# setting controls, three ways
+# ---------------------------------------------------------------------------------------------------------------
+SET_BY_HASH = """(h) => new Promise((resolve) => {
+  if (location.hash === h) return resolve();
+  window.addEventListener('hashchange', () => resolve(), {once: true});
+  location.hash = h;
+})"""
+
+SET_BY_EVENTS = """(cfg) => {
+  const fire = (el, type) => el.dispatchEvent(new Event(type, {bubbles: true}));
+  const radio = (name, v) => {
+    const el = document.querySelector(`input[name="${name}"][value="${v}"]`);
+    if (!el.checked) { el.checked = true; fire(el, 'input'); fire(el, 'change'); }
+  };
+  const set = (id, v) => {
+    const el = document.getElementById(id);
+    if (el.value !== String(v)) { el.value = String(v); fire(el, 'input'); }
+  };
+  radio('mode', cfg.m);
+  radio('nd', String(cfg.nd));
+  const sel = document.getElementById('padmode');
+  if (sel.value !== cfg.pm) { sel.value = cfg.pm; fire(sel, 'change'); }
+  const cb = document.getElementById('os-on');
+  const wantOs = cfg.m === 'transposed' && cfg.os !== null;
+  if (cfg.m === 'transposed' && cb.checked !== wantOs) { cb.checked = wantOs; fire(cb, 'change'); }
+  const fields = {in: cfg.i, k: cfg.k, s: cfg.s, d: cfg.d};
+  if (cfg.pm === 'sym') fields.p = cfg.p;
+  if (cfg.pm === 'pair') { fields.pb = cfg.pb; fields.pa = cfg.pa; }
+  if (cfg.m === 'transposed') fields.op = cfg.op;
+  if (wantOs) fields.os = cfg.os;
+  for (const [f, vals] of Object.entries(fields)) vals.forEach((v, d) => set(`${f}-${d}`, v));
+  set('ci', cfg.ci); set('co', cfg.co); set('g', cfg.g);
+}"""
+
+
+CURRENT_VALUES = """() => Object.fromEntries(Array.from(document.querySelectorAll('#controls input, #controls select'))
+  .map((e) => [e.id || e.name + '=' + e.value, e.type === 'radio' || e.type === 'checkbox' ? e.checked : e.value]))"""
+
+
+def set_by_typing(pw, cfg):
+    """Real input: clicks on the radios and the checkbox, a selected option, typed numbers (trusted events).
+
+    Only fields that differ are touched; ``force`` skips Playwright's waits for animation frames.
+    """
+    now = pw.evaluate(CURRENT_VALUES)
+    for name, value in (("mode", cfg["m"]), ("nd", cfg["nd"])):
+        if not now[f"{name}={value}"]:
+            pw.check(f'input[name="{name}"][value="{value}"]', force=True)
+    if now["padmode"] != cfg["pm"]:
+        pw.select_option("#padmode", cfg["pm"], force=True)
+    fields = {"in": cfg["i"], "k": cfg["k"], "s": cfg["s"], "d": cfg["d"]}
+    if cfg["pm"] == "sym":
+        fields["p"] = cfg["p"]
+    if cfg["pm"] == "pair":
+        fields["pb"], fields["pa"] = cfg["pb"], cfg["pa"]
+    if cfg["m"] == "transposed":
+        if now["os-on"] != (cfg["os"] is not None):
+            pw.set_checked("#os-on", cfg["os"] is not None, force=True)
+        fields["op"] = cfg["op"]
+        if cfg["os"] is not None:
+            fields["os"] = cfg["os"]
+    for f, vals in fields.items():
+        for d, v in enumerate(vals):
+            if now[f"{f}-{d}"] != str(v):
+                pw.fill(f"#{f}-{d}", str(v), force=True)
+    for f in ("ci", "co", "g"):
+        if now[f] != str(cfg[f]):
+            pw.fill(f"#{f}", str(cfg[f]), force=True)
+
+
+READ_PAGE = """() => {
+  const all = (sel) => Array.from(document.querySelectorAll(sel));
+  return {
+    state: tconvState(),
+    contrib: Object.fromEntries(all('#map-grids [data-out]').map((e) => [e.dataset.out, e.dataset.contrib])),
+    reach: Object.fromEntries(all('#map-grids [data-in]').map((e) => [e.dataset.in, e.dataset.reach])),
+    taps: all('#map-grids [data-tap]').map((e) => e.dataset.tap),
+    matrix: all('#matrix-svg [data-tapidx]').map((e) => [+e.dataset.mxrow, +e.dataset.mxcol, e.dataset.tapidx]),
+    matrixHead: document.getElementById('matrix-h').textContent,
+    edges: all('#graph-svg .edge:not(.faint)').map((e) => e.dataset.ge),
+    graphDim: +document.getElementById('graph-svg').dataset.dim,
+    stale: document.getElementById('map').classList.contains('stale'),
+  };
+}"""
+
+
+def parse_pairs(text):
+    """'0,1:2,0;1,1:0,0' -> [((0, 1), (2, 0)), ((1, 1), (0, 0))]"""
+    if not text:
+        return []
+    out = []
+    for item in text.split(";"):
+        a, b = item.split(":")
+        out.append((tuple(int(v) for v in a.split(",")), tuple(int(v) for v in b.split(","))))
+    return out
+
+
+def idx(text):
+    return tuple(int(v) for v in text.split(","))
+
+
+def flat(index, shape):
+    n = 0
+    for i, s in zip(index, shape, strict=True):
+        n = n * s + i
+    return n
+
+
+def check_page_against_python(got, cfg):
+    """Compare everything the page shows for ``cfg`` with tconv's Python; return the plan (or None)."""
+    st = got["state"]
+    assert st["call"] == call_text(cfg)
+    plan, err = python_result(cfg)
+    # the call the page shows, evaluated as Python, gives the same answer as the page
+    try:
+        evaluated = eval(st["call"], {"tconv": tconv})  # noqa: S307 - our own page's text, in a test
+        eval_err = None
+    except tconv.ConfigError as exc:
+        evaluated, eval_err = None, str(exc)
+    if eval_err is not None:
+        assert st["error"] == eval_err
+    assert st["error"] == err, (cfg, st["error"], err)
+    assert st["shownError"] == err  # what the error box displays
+    assert got["stale"] == (err is not None)
+    if err is not None:
+        assert st["plan"] is None
+        return None
+    assert evaluated == plan
+    want = plan_summary(plan)
+    shown = dict(st["plan"])
+    formula = shown.pop("formula")
+    assert shown == want, cfg
+    # the formula's filled-in value: the transposed output size, or the convolution's output size
+    assert formula == (list(plan.out_size) if cfg["m"] == "transposed" else list(plan.in_size))
+    # every contributor set and every reached set the grids carry
+    assert st["drawn"]["map"]
+    assert len(got["contrib"]) == prod(plan.out_size) and len(got["reach"]) == prod(plan.in_size)
+    for k, text in got["contrib"].items():
+        assert parse_pairs(text) == plan.contributors(idx(k)), (cfg, k)
+    for k, text in got["reach"].items():
+        assert parse_pairs(text) == plan.reached(idx(k)), (cfg, k)
+    assert sorted(idx(t) for t in got["taps"]) == _taps(plan.kernel_size)
+    # the matrix: Cᵀ (outputs × inputs), or C for a convolution; each entry names its tap
+    if st["drawn"]["matrix"]:
+        is_c = cfg["m"] == "conv"
+        assert got["matrixHead"] == ("The matrix C" if is_c else "The matrix Cᵀ")
+        entries = set()
+        for j, t, o in plan.iter_pairs():
+            r, c = flat(j, plan.in_size), flat(o, plan.out_size)
+            entries.add((r, c, ",".join(map(str, t))) if is_c else (c, r, ",".join(map(str, t))))
+        assert {tuple(e) for e in got["matrix"]} == entries
+        try:  # and the library's own matrix, where it exists
+            from tconv.ops.matrix import conv_matrix
+        except ImportError:
+            conv_matrix = None
+        if conv_matrix is not None:
+            coo = conv_matrix(plan).tocoo()
+            lib = {(int(r), int(c)) for r, c in zip(coo.row, coo.col, strict=True)}
+            page = {(e[0], e[1]) if is_c else (e[1], e[0]) for e in got["matrix"]}
+            assert page == lib
+    # seed 000's graph along its dimension: one edge per (input, tap) pair that lands inside the output
+    if st["drawn"]["graph"]:
+        m = plan.index_map(got["graphDim"])
+        want_edges = {f"{j}|{t}" for j in range(m.shape[0]) for t in range(m.shape[1]) if m[j, t] >= 0}
+        assert set(got["edges"]) == want_edges
+    return plan
+
+
+def _taps(kernel):
+    import itertools
+
+    return list(itertools.product(*(range(k) for k in kernel)))
+
+
+def prod(v):
+    n = 1
+    for x in v:
+        n *= x
+    return n
+
+
+HIGHLIGHTED = """() => ({
+  sel: Array.from(document.querySelectorAll('#map-grids .sel')).map((e) => e.dataset.in || e.dataset.out || e.dataset.tap),
+  ins: Array.from(document.querySelectorAll('#map-grids [data-in].hl')).map((e) => e.dataset.in),
+  outs: Array.from(document.querySelectorAll('#map-grids [data-out].hl')).map((e) => e.dataset.out),
+  taps: Array.from(document.querySelectorAll('#map-grids [data-tap].hl')).map((e) => e.dataset.tap),
+  info: document.getElementById('hover-info').textContent,
+})"""
+
+
+def check_hover(pw, plan, rng):
+    """Hover one output and one input with the mouse: the highlight is the Python's contributor / reached set."""
+    o = tuple(rng.randrange(n) for n in plan.out_size)
+    pw.hover(f'#map-grids [data-out="{",".join(map(str, o))}"]', force=True)
+    h = pw.evaluate(HIGHLIGHTED)
+    con = plan.contributors(o)
+    assert h["sel"] == [",".join(map(str, o))]
+    assert sorted(idx(k) for k in h["ins"]) == sorted(j for j, _ in con)
+    assert sorted(idx(k) for k in h["taps"]) == sorted(t for _, t in con)
+    j = tuple(rng.randrange(n) for n in plan.in_size)
+    pw.hover(f'#map-grids [data-in="{",".join(map(str, j))}"]', force=True)
+    h = pw.evaluate(HIGHLIGHTED)
+    re_ = plan.reached(j)
+    assert sorted(idx(k) for k in h["outs"]) == sorted(o for o, _ in re_)
+    assert sorted(idx(k) for k in h["taps"]) == sorted({t for _, t in re_})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the tests
+# ---------------------------------------------------------------------------------------------------------------
+def test_random_configurations_match_python(page):
+    """240 random configurations (a third broken on purpose), set through the controls, against the Python."""
+    rng = random.Random(5)
+    pw = page.pw
+    counts = {"hash": 0, "events": 0, "typed": 0, "errors": 0, "hovered": 0, "contributor_sets": 0}
+    t0 = time.perf_counter()
+    ways = ["hash"] * N_HASH + ["events"] * N_EVENTS + ["typed"] * N_TYPED
+    rng.shuffle(ways)
+    for n, way in enumerate(ways):
+        cfg = random_config(rng)
+        if way == "hash":
+            pw.evaluate(SET_BY_HASH, to_hash(cfg))
+        elif way == "events":
+            pw.evaluate(SET_BY_EVENTS, cfg)
+        else:
+            set_by_typing(pw, cfg)
+        got = pw.evaluate(READ_PAGE)
+        plan = check_page_against_python(got, cfg)
+        counts[way] += 1
+        if plan is None:
+            counts["errors"] += 1
+            continue
+        counts["contributor_sets"] += len(got["contrib"]) + len(got["reach"])
+        if n % 4 == 0:
+            check_hover(pw, plan, rng)
+            counts["hovered"] += 1
+    assert counts["errors"] > 40 and counts["hovered"] > 25
+    assert page.errors == []
+    print(f"explorer: {len(ways)} configurations in {time.perf_counter() - t0:.1f} s: {counts}")
+
+
+def test_error_is_live_and_the_page_recovers(page):
+    pw = page.pw
+    cfg = {"m": "transposed", "nd": 1, "i": [5], "k": [3], "s": [2], "d": [1], "pm": "sym", "p": [1], "op": [0]}
+    cfg.update(os=None, ci=1, co=1, g=1)
+    set_by_typing(pw, cfg)
+    assert pw.evaluate("tconvState().plan.outSize") == [9]
+    pw.fill("#op-0", "2")  # output_padding 2 with stride 2: refused
+    msg = "output_padding=(2,) must be smaller than max(stride, dilation)=(2,) in every dimension"
+    assert pw.text_content("#error-text") == msg
+    assert pw.get_attribute("#op-0", "aria-invalid") == "true"
+    assert pw.is_visible("#map-grids svg")  # the last good picture stays, dimmed
+    pw.fill("#d-0", "3")  # dilation 3 allows output_padding 2
+    assert pw.is_hidden("#error")
+    assert pw.evaluate("tconvState().plan.outSize") == [make_out(5, 3, 2, 1, 1, 3, 2)]
+    pw.fill("#k-0", "")  # an empty field is the page's own message, not a crash
+    assert pw.text_content("#error-text") == "kernel_size: enter a whole number"
+    pw.fill("#k-0", "3")
+    assert pw.is_hidden("#error")
+    assert page.errors == []
+
+
+def make_out(i, k, s, pb, pa, d, op):
+    return (i - 1) * s - pb - pa + d * (k - 1) + op + 1
+
+
+def test_hash_is_a_shareable_link(browser, page_url, page):
+    cfg = {"m": "inverse", "nd": 2, "i": [6, 7], "k": [3, 2], "s": [2, 3], "d": [1, 1], "pm": "pair"}
+    cfg.update(pb=[1, 0], pa=[0, 2], op=[0, 0], os=None, ci=2, co=4, g=2)
+    set_by_typing(page.pw, cfg)
+    state = page.pw.evaluate("tconvState()")
+    other = Page(browser, page_url + state["hash"])
+    try:
+        got = other.pw.evaluate(READ_PAGE)
+        check_page_against_python(got, cfg)
+        assert got["state"]["call"] == state["call"]
+        plan, _ = python_result(cfg)
+        assert plan.output_padding == (0, 1) and plan.out_size == (6, 7)  # the inverse restores the input size
+        assert other.errors == []
+    finally:
+        other.close()
+
+
+def test_keyboard_reaches_and_operates_everything(page):
+    pw = page.pw
+    pw.evaluate(SET_BY_HASH, "#m=t&nd=2&i=3,3&k=3,3&s=2,2&d=1,1&pm=sym&p=0,0&op=0,0&ci=1&co=1&g=1&v=eq&st=0")
+    pw.evaluate("document.activeElement && document.activeElement.blur()")
+    pw.focus("#controls input[name='mode']:checked")
+    seen = []
+    for _ in range(60):
+        seen.append(
+            pw.evaluate(
+                "document.activeElement.id || document.activeElement.name || document.activeElement.getAttribute('data-grid')"
+            )
+        )
+        pw.keyboard.press("Tab")
+    for wanted in ("mode", "nd", "in-0", "in-1", "k-0", "k-1", "s-0", "s-1", "d-0", "d-1", "p-0", "p-1", "op-0"):
+        assert wanted in seen, (wanted, seen)
+    for wanted in ("op-1", "padmode", "os-on", "ci", "co", "g", "preset", "copy-link", "reset", "in", "tap", "out"):
+        assert wanted in seen, (wanted, seen)
+    # the arrow keys step a number field and the page follows
+    pw.focus("#s-0")
+    pw.keyboard.press("ArrowUp")
+    assert pw.evaluate("tconvState().plan.stride") == [3, 2]
+    plan = tconv.make_plan((1, 1, 3, 3), (1, 1, 3, 3), stride=(3, 2), padding=(0, 0))
+    assert pw.evaluate("tconvState().plan.outSize") == list(plan.out_size)
+    # radios: the arrow keys move between the operations
+    pw.focus("input[name='mode'][value='transposed']")
+    pw.keyboard.press("ArrowRight")
+    assert pw.evaluate("tconvState().mode") == "conv"
+    pw.keyboard.press("ArrowLeft")
+    assert pw.evaluate("tconvState().mode") == "transposed"
+    # a grid: focus it, move with the arrows, the highlight is the Python's contributor set
+    pw.focus("#map-grids svg[data-grid='out']")
+    pw.keyboard.press("ArrowRight")
+    pw.keyboard.press("ArrowDown")
+    h = pw.evaluate(HIGHLIGHTED)
+    assert h["sel"] == ["1,1"]
+    assert sorted(idx(k) for k in h["ins"]) == sorted(j for j, _ in plan.contributors((1, 1)))
+    assert h["info"].startswith("y[1, 1] = ")
+    # the animation's buttons and slider
+    pw.focus("#step-fwd")
+    pw.keyboard.press("Enter")
+    pw.keyboard.press("Space")
+    assert pw.evaluate("tconvState().step") == 2
+    pw.focus("#step")
+    pw.keyboard.press("End")
+    assert pw.evaluate("tconvState().step") == prod(plan.out_size) - 1
+    pw.focus("#play")
+    pw.keyboard.press("Enter")
+    assert pw.get_attribute("#play", "aria-pressed") == "true"
+    pw.wait_for_function(f"tconvState().step !== {prod(plan.out_size) - 1}", timeout=3000)
+    pw.keyboard.press("Enter")
+    assert pw.get_attribute("#play", "aria-pressed") == "false"
+    # tabs of the code box
+    pw.focus("#tab-torch")
+    pw.keyboard.press("ArrowRight")
+    assert pw.is_visible("#code-keras") and pw.is_hidden("#code-torch")
+    pw.keyboard.press("ArrowRight")
+    assert pw.is_visible("#code-tconv")
+    assert page.errors == []
+
+
+def test_animation_views_and_captions(page):
+    pw = page.pw
+    pw.evaluate(SET_BY_HASH, "#m=t&nd=1&i=3&k=3&s=2&d=1&pm=sym&p=0&op=0&ci=1&co=1&g=1&v=eq&st=0")
+    plan = tconv.plan_from_sizes(3, 3, stride=2)
+    for view, steps in (("equivalent", plan.out_size[0]), ("scatter", plan.in_size[0]), ("conv", plan.in_size[0])):
+        pw.check(f"input[name='view'][value='{view}']")
+        assert pw.evaluate("tconvState().steps") == steps
+        for s in range(steps):
+            cap = pw.text_content("#anim-caption")
+            assert cap.startswith(f"step {s + 1}/{steps}: ")
+            if view == "equivalent":  # y[o] = the Python's contributors
+                terms = [f"x[{j[0]}]·w[{t[0]}]" for j, t in plan.contributors((s,))]
+                assert cap.split(": ", 1)[1].split("  ")[0] == f"y[{s}] = " + " + ".join(terms)
+            elif view == "scatter":
+                terms = [f"y[{o[0]}] += x[{s}]·w[{t[0]}]" for o, t in plan.reached((s,))]
+                assert cap.split(": ", 1)[1].split("  ")[0] == ", ".join(terms)
+            pw.click("#step-fwd")
+        assert pw.evaluate("tconvState().step") == 0  # wraps around
+    assert "#" in pw.evaluate("location.hash") and "v=cv" in pw.evaluate("location.hash")
+    pw.check("input[name='view'][value='equivalent']")
+
+
+TORCH_CASES = [
+    "#m=t&nd=2&i=4,5&k=3,2&s=2,3&d=1,1&pm=sym&p=1,0&op=1,2&ci=2&co=4&g=2",
+    "#m=t&nd=1&i=5&k=3&s=2&d=2&pm=pair&pb=0&pa=3&op=1&ci=1&co=3&g=1",
+    "#m=t&nd=2&i=3,3&k=3,3&s=2,2&d=1,1&pm=same&op=0,0&ci=1&co=1&g=1",
+    "#m=t&nd=2&i=3,4&k=4,3&s=2,2&d=1,1&pm=valid&op=0,0&ci=1&co=1&g=1",
+    "#m=t&nd=1&i=5&k=3&s=2&d=1&pm=same&op=0&os=9&ci=1&co=1&g=1",
+    "#m=t&nd=2&i=4,4&k=3,3&s=3,3&d=1,1&pm=sym&p=1,1&op=0,0&os=11,12&ci=1&co=2&g=1",
+    "#m=c&nd=2&i=7,6&k=3,3&s=2,2&d=1,2&pm=sym&p=1,1&ci=3&co=6&g=3",
+    "#m=c&nd=1&i=9&k=4&s=3&d=1&pm=pair&pb=2&pa=0&ci=1&co=1&g=1",
+    "#m=i&nd=2&i=6,7&k=3,3&s=2,2&d=1,1&pm=sym&p=1,1&ci=2&co=4&g=1",
+    "#m=i&nd=1&i=10&k=3&s=3&d=2&pm=pair&pb=1&pa=2&ci=2&co=2&g=2",
+]
+
+
+def test_pytorch_code_runs_and_gives_the_shapes_shown(page):
+    """The PyTorch snippet for each configuration runs and prints the shape the page computed."""
+    pw = page.pw
+    for h in TORCH_CASES:
+        pw.evaluate(SET_BY_HASH, h + "&v=eq&st=0")
+        st = pw.evaluate("tconvState()")
+        assert st["error"] is None, (h, st["error"])
+        code = pw.text_content("#code-torch")
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            exec(compile(code, "<explorer>", "exec"), {})  # noqa: S102 - the page's snippet, in a test
+        printed = buf.getvalue().strip()
+        p = st["plan"]
+        ci, co = _field(h, "ci"), _field(h, "co")
+        if st["mode"] == "transposed":
+            assert printed == str((1, co, *p["outSize"])), (h, code)
+        elif st["mode"] == "conv":  # (N, C_out, *conv output); the conv output is the plan's input side
+            assert printed == str((1, co, *p["inSize"])), (h, code)
+        else:  # the conv's output, then the ConvTranspose's output: back to the input's shape
+            assert printed == f"{(1, co, *p['inSize'])} {(1, ci, *p['outSize'])}", (h, code)
+        keras = pw.text_content("#code-keras")
+        assert "tf.keras.layers" in keras or "tf.nn.conv_transpose" in keras
+        assert compile(keras, "<keras>", "exec")  # valid Python (TensorFlow itself is not installed here)
+    assert page.errors == []
+
+
+def _field(h, name):
+    return int(h.split(f"&{name}=")[1].split("&")[0])
+
+
+@pytest.mark.parametrize("width,height", [(1280, 800), (390, 844)])
+def test_screenshot_renders(browser, page_url, tmp_path, width, height):
+    """Not blank and no console errors at desktop and phone width; every view is drawn and fits the width."""
+    p = Page(browser, page_url + "#m=t&nd=2&i=4,4&k=3,3&s=2,2&d=1,1&pm=sym&p=1,1&op=1,1", width, height)
+    try:
+        pw = p.pw
+        shot = tmp_path / f"explorer-{width}.png"
+        pw.screenshot(path=str(shot), full_page=True)
+        keep = os.environ.get("TCONV_SCREENSHOTS")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, Path(keep) / shot.name)
+        from PIL import Image
+
+        im = Image.open(shot).convert("L")
+        assert im.size[0] == width  # nothing wider than the screen
+        hist = im.histogram()
+        assert max(hist) < 0.9 * sum(hist)  # not one flat colour
+        st = pw.evaluate("tconvState()")
+        assert st["error"] is None and all(st["drawn"].values())
+        for sel in ("#map-grids svg", "#anim-svg svg", "#matrix-svg svg", "#graph-svg svg", "#code-torch"):
+            box = pw.locator(sel).first.bounding_box()
+            assert box and box["width"] > 50 and box["height"] > 20, sel
+            assert box["x"] + box["width"] <= width + 1, sel
+        assert pw.evaluate("document.documentElement.scrollWidth") <= width
+        assert p.errors == []
+    finally:
+        p.close()
