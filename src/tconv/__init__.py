@@ -11,6 +11,7 @@ from .geometry import Plan, conv_plan, make_plan, plan_from_sizes
 from .ops import METHODS
 from .ops.dispatch import conv_transpose
 from .ops.matrix import conv_matrix
+from .receptive import RFBox, RFRow, receptive_field, receptive_field_box
 from .zfnet import project
 
 __version__ = "0.1.0"
@@ -28,4 +29,8 @@ __all__ = [
     "nn",
     "reference",
     "project",
+    "receptive_field",
+    "receptive_field_box",
+    "RFRow",
+    "RFBox",
 ]
