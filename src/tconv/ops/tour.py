@@ -1,0 +1,112 @@
+"""The tour's first section: the six formulations agree, and the output-size formula worked with numbers.
+
+>>> import tempfile, pathlib
+>>> s = tour_section(pathlib.Path(tempfile.mkdtemp()))
+>>> s.id, "zero_insert" in s.html, "16" in s.html
+('formulations', True, True)
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from pathlib import Path
+
+import torch
+
+from ..geometry import Plan, make_plan
+from ..tour import Section, table_html
+from . import get_method
+
+__all__ = ["tour_section", "DEFAULT", "agreement_table"]
+
+#: The default configuration of the tour: 2-D, k3 s2 p1 op1, groups 2 (an SD-like upsampling layer, in small).
+DEFAULT = dict(
+    input_shape=(2, 4, 8, 8), weight_shape=(4, 3, 3, 3), stride=2, padding=1, output_padding=1, groups=2, dilation=1
+)
+
+_CITES = {
+    "scatter": "the definition: each input adds its scaled, dilated kernel (seed 000 §2)",
+    "zero_insert": "insert s−1 zeros, pad d(k−1)−p, flip, stride-1 conv (seed 000 §2.3, seed 001)",
+    "matrix": "the forward convolution as a sparse matrix C, then Cᵀ (seed 001, seed 003)",
+    "autograd": "gradient of the forward convolution w.r.t. its input (seed 000 §2.1)",
+    "col2im": "one GEMM Wᵀ·X, then fold the columns (seed 000 §2.1, im2col + GEMM)",
+    "polyphase": "s^d stride-1 sub-convolutions, no multiplication by an inserted zero",
+    "auto": "the fastest correct path (measured)",
+    "torch": "PyTorch's F.conv_transpose2d, the reference",
+}
+
+
+def _plan() -> Plan:
+    c = DEFAULT
+    return make_plan(
+        c["input_shape"], c["weight_shape"], c["stride"], c["padding"], c["output_padding"], c["groups"], c["dilation"]
+    )
+
+
+def agreement_table(repeats: int = 5, seed: int = 0) -> list[list]:
+    """Rows ``[method, max |error| float64, max |error| float32, best-of-``repeats`` ms (float32), what it is]`` vs torch.
+
+    >>> rows = agreement_table(repeats=1)
+    >>> [r[0] for r in rows][:3], all(r[1] < 1e-12 for r in rows)
+    (['torch', 'scatter', 'zero_insert'], True)
+    """
+    plan = _plan()
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(plan.input_shape, generator=g, dtype=torch.float64)
+    w = torch.randn(plan.weight_shape, generator=g, dtype=torch.float64)
+    b = torch.randn(plan.out_channels, generator=g, dtype=torch.float64)
+    ref = get_method("torch")(plan, x, w, b)
+    x32, w32, b32 = x.float(), w.float(), b.float()
+    ref32 = get_method("torch")(plan, x32, w32, b32)
+    rows = []
+    for name in ("torch", "scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "auto"):
+        fn = get_method(name)
+        err64 = (fn(plan, x, w, b) - ref).abs().max().item()
+        err32 = (fn(plan, x32, w32, b32) - ref32).abs().max().item()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn(plan, x32, w32, b32)
+            times.append((time.perf_counter() - t0) * 1e3)
+        rows.append([name, err64, err32, min(times), _CITES[name]])
+    return rows
+
+
+def _formula_html(plan: Plan) -> str:
+    i, k, s, p = plan.in_size[0], plan.kernel_size[0], plan.stride[0], plan.pad_before[0]
+    d, op, o = plan.dilation[0], plan.output_padding[0], plan.out_size[0]
+    eq = plan.equivalent_conv
+    up = eq.upsampled_size[0]
+    pb, pa = eq.pad[0]
+    phases = ", ".join(f"outputs ≡ {ph.residue} (mod {s}) use taps {list(ph.taps)}" for ph in plan.phases(0))
+    lines = [
+        "<p>Output size, seed 000 formula (2.11), per spatial dimension:</p>",
+        "<pre>out = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1\n"
+        f"    = ({i} − 1)·{s} − 2·{p} + {d}·({k} − 1) + {op} + 1 = {o}</pre>",
+        "<p>The same number from the equivalent stride-1 convolution (seed 001): insert "
+        f"s − 1 = {s - 1} zero between inputs ({i} → {up}), pad d(k − 1) − p = {pb} before and "
+        f"d(k − 1) − p + output_padding = {pa} after ({up} → {up + pb + pa}), then a flipped {k}-tap kernel leaves "
+        f"{up + pb + pa} − {d * (k - 1)} = {up + pb + pa - d * (k - 1)} outputs.</p>",
+        f"<p>Polyphase split along each dimension: {html.escape(phases)} — {s}² = {s**2} small stride-1 "
+        "convolutions and no multiplication by an inserted zero.</p>",
+    ]
+    return "\n".join(lines)
+
+
+def tour_section(out_dir: Path, quick: bool = True) -> Section:
+    """The six formulations on the default configuration: error vs torch, time, and the size formula worked."""
+    plan = _plan()
+    repeats = 5 if quick else 30
+    rows = agreement_table(repeats=repeats)
+    table = table_html(
+        ["method", "max |err| float64", "max |err| float32", f"ms (float32, best of {repeats})", "what it is"],
+        [[r[0], f"{r[1]:.1e}", f"{r[2]:.1e}", f"{r[3]:.3f}", r[4]] for r in rows],
+    )
+    intro = (
+        f"<p>One configuration, every formulation: <code>{html.escape(plan.describe())}</code>, input "
+        f"{plan.input_shape}, weight {plan.weight_shape} → output {plan.output_shape}. Errors are against "
+        "PyTorch's <code>F.conv_transpose2d</code> on the same random tensors (seeded). Times are one call on this "
+        "machine, for orientation only; <code>make bench</code> measures properly.</p>"
+    )
+    return Section("formulations", "Six ways to compute a transposed convolution", intro + table + _formula_html(plan))
