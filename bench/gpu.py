@@ -102,8 +102,8 @@ PEAKS: tuple[tuple[str, tuple[float, float, float]], ...] = (
     ("H100 PCIe", (756.0, 378.0, 2.0)),
     ("H100 NVL", (835.0, 418.0, 3.9)),
     ("H100", (989.0, 494.7, 3.35)),  # SXM5, HBM3
-    ("H200", (989.0, 494.7, 4.8)),
     ("GH200", (989.0, 494.7, 4.0)),
+    ("H200", (989.0, 494.7, 4.8)),
     ("A100", (312.0, 156.0, 2.0)),
     ("L40S", (362.0, 183.0, 0.864)),
     ("A10", (125.0, 62.5, 0.6)),
@@ -262,8 +262,8 @@ def render_md(meta: dict, rows: list[dict]) -> str:
         err = f"{r['max_rel_err']:.1e}" + ("" if r["correct"] else " **WRONG**")
         pct = f"{r['pct_roofline']:.0f}%" if "pct_roofline" in r else "–"
         out.append(
-            f"| {r['case']} | {r['batch']} | {r['dtype']} | {r['kernel']} | {r['triton_ms']:.3f} | "
-            f"{r['torch_ms']:.3f} | {r['speedup']:.2f}× | {r['tflops']:.0f} | {r['torch_tflops']:.0f} | {pct} | "
+            f"| {r['case']} | {r['batch']} | {r['dtype']} | {r['kernel']} | {r['triton_ms']:.4g} | "
+            f"{r['torch_ms']:.4g} | {r['speedup']:.2f}× | {r['tflops']:.0f} | {r['torch_tflops']:.0f} | {pct} | "
             f"{r.get('bound', '–')} | {err} |"
         )
     out.append("")
