@@ -29,7 +29,7 @@ def _positive(model: nn.Module) -> nn.Module:
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.rand(p.shape, generator=g, dtype=p.dtype) * 0.9 + 0.1)
-    return model.double().eval()
+    return model.float().eval()
 
 
 def _swap_pools(model: nn.Module) -> nn.Module:
@@ -66,7 +66,7 @@ def grad_region(model: nn.Module, input_shape, module: nn.Module, position) -> n
     """Boolean mask over the input's spatial dims: where d(sum over channels of unit `position`)/d input != 0."""
     model = _positive(model)
     x = (
-        torch.rand(input_shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64) + 0.5
+        torch.rand(input_shape, generator=torch.Generator().manual_seed(1), dtype=torch.float32) + 0.5
     ).requires_grad_()
     mods = dict(model.named_modules())
     if isinstance(module, str) and module not in mods:  # a functional graph node (add, cat): run the fx graph
@@ -152,19 +152,17 @@ def test_vgg16_like_table():
     assert len(all_rows) == 1 + 31
 
 
-@pytest.mark.parametrize(
-    ("layer", "pos"), [(0, (0, 0)), (0, (54, 27)), (2, (26, 0)), (5, (6, 7)), (7, (12, 12)), (12, (5, 0)), (12, (3, 2))]
-)
+@pytest.mark.parametrize(("layer", "pos"), [(0, (0, 38)), (2, (18, 0)), (5, (4, 5)), (7, (8, 8)), (12, (3, 2))])
 def test_alexnet_like_box_equals_gradient_region(layer, pos):
     model = alexnet_like(seed=0, width=0.0625)
-    check_unit(model, (1, 3, 224, 224), f"features.{layer}", pos)
+    check_unit(model, (1, 3, 160, 160), f"features.{layer}", pos)
     # the integer index into .features names the same layer
-    assert receptive_field_box(model, (1, 3, 224, 224), layer, pos) == receptive_field_box(
-        model, (1, 3, 224, 224), f"features.{layer}", pos
+    assert receptive_field_box(model, (1, 3, 160, 160), layer, pos) == receptive_field_box(
+        model, (1, 3, 160, 160), f"features.{layer}", pos
     )
 
 
-@pytest.mark.parametrize(("layer", "pos"), [(4, (0, 31)), (9, (7, 8)), (16, (3, 0)), (23, (2, 2)), (30, (1, 0))])
+@pytest.mark.parametrize(("layer", "pos"), [(4, (0, 31)), (16, (3, 0)), (30, (1, 0))])
 def test_vgg16_like_box_equals_gradient_region(layer, pos):
     check_unit(vgg16_like(seed=0, width=1 / 16), (1, 3, 64, 64), f"features.{layer}", pos)
 
@@ -232,7 +230,7 @@ def stacks(draw):
     return net, (1, 1, *size), li, pos
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(stacks())
 def test_random_stacks_box_equals_gradient_region(case):
     net, shape, li, pos = case
