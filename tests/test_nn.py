@@ -1,0 +1,118 @@
+"""tconv.nn drop-ins: same parameters, init and state_dict as torch.nn, same forward for every method."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import tconv
+import tconv.nn as tnn
+from tconv.errors import ConfigError
+
+METHODS = ("scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "auto")
+PAIRS = [
+    (tnn.ConvTranspose1d, torch.nn.ConvTranspose1d, (2, 4, 5)),
+    (tnn.ConvTranspose2d, torch.nn.ConvTranspose2d, (2, 4, 4, 3)),
+    (tnn.ConvTranspose3d, torch.nn.ConvTranspose3d, (1, 4, 2, 3, 2)),
+]
+KW = dict(stride=2, padding=1, output_padding=1, groups=2, dilation=1)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _small_tensor_speed():
+    threads, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = False
+    yield
+    torch.backends.mkldnn.enabled = mkldnn
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize(("ours", "theirs", "shape"), PAIRS)
+def test_same_parameters_init_and_state_dict(ours, theirs, shape):
+    torch.manual_seed(0)
+    a = ours(4, 6, 3, **KW)
+    torch.manual_seed(0)
+    b = theirs(4, 6, 3, **KW)
+    assert list(a.state_dict()) == list(b.state_dict()) == ["weight", "bias"]
+    for key in ("weight", "bias"):
+        assert torch.equal(a.state_dict()[key], b.state_dict()[key])  # torch's init, same random stream
+    assert (a.in_channels, a.out_channels, a.kernel_size, a.stride) == (
+        b.in_channels,
+        b.out_channels,
+        b.kernel_size,
+        b.stride,
+    )
+    # a state dict moves both ways
+    c = theirs(4, 6, 3, **KW)
+    c.load_state_dict(a.state_dict())
+    a.load_state_dict(theirs(4, 6, 3, **KW).state_dict())
+    assert isinstance(a, theirs)  # usable wherever torch's module is expected
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(("ours", "theirs", "shape"), PAIRS)
+def test_forward_matches_torch(ours, theirs, shape, method):
+    torch.manual_seed(1)
+    ref = theirs(4, 6, (3, 2, 2)[: len(shape) - 2] or 3, **KW, dtype=torch.float64)
+    mod = ours(4, 6, ref.kernel_size, **KW, dtype=torch.float64, method=method)
+    mod.load_state_dict(ref.state_dict())
+    x = torch.randn(shape, dtype=torch.float64)
+    torch.testing.assert_close(mod(x), ref(x), rtol=0, atol=1e-10)
+    # forward(x, output_size=...) picks output_padding like torch; both with and without (N, C)
+    size = [n - 1 for n in ref(x).shape[2:]]
+    torch.testing.assert_close(mod(x, output_size=size), ref(x, output_size=size), rtol=0, atol=1e-10)
+    full = [shape[0], 6, *size]
+    torch.testing.assert_close(mod(x, output_size=full), ref(x, output_size=full), rtol=0, atol=1e-10)
+    # unbatched input
+    torch.testing.assert_close(mod(x[0]), ref(x[0]), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["scatter", "polyphase", "autograd", "matrix"])
+def test_gradients_match_torch_module(method):
+    torch.manual_seed(2)
+    ref = torch.nn.ConvTranspose2d(2, 3, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), dtype=torch.float64)
+    mod = tnn.ConvTranspose2d(
+        2, 3, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), dtype=torch.float64, method=method
+    )
+    mod.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 2, 3, 3, dtype=torch.float64)
+    ref(x).square().sum().backward()
+    mod(x).square().sum().backward()
+    torch.testing.assert_close(mod.weight.grad, ref.weight.grad)
+    torch.testing.assert_close(mod.bias.grad, ref.bias.grad)
+
+
+def test_float32_bias_false_device_and_repr():
+    m = tnn.ConvTranspose1d(
+        3, 2, 4, stride=2, padding=1, bias=False, device="cpu", dtype=torch.float32, method="col2im"
+    )
+    assert m.bias is None and m.weight.dtype == torch.float32 and m.weight.device.type == "cpu"
+    assert "method='col2im'" in repr(m)
+    x = torch.randn(1, 3, 5)
+    ref = torch.nn.functional.conv_transpose1d(x, m.weight, None, 2, 1)
+    torch.testing.assert_close(m(x), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_tensorflow_padding_and_per_side_pairs():
+    torch.manual_seed(3)
+    m = tnn.ConvTranspose2d(2, 3, 3, stride=2, padding="same", method="polyphase")
+    x = torch.randn(1, 2, 4, 5)
+    assert m(x).shape[2:] == (8, 10)  # TF "same": input * stride
+    assert m(x, output_size=(7, 9)).shape[2:] == (7, 9)
+    y = tconv.conv_transpose(x, m.weight, m.bias, 2, "same", output_size=(7, 9), method="scatter")
+    torch.testing.assert_close(m(x, output_size=(7, 9)), y)
+    pairs = tnn.ConvTranspose1d(2, 1, 3, stride=2, padding=((2, 0),), method="scatter")
+    xx = torch.randn(1, 2, 4)
+    ref = torch.nn.functional.conv_transpose1d(xx, pairs.weight, pairs.bias, 2)[..., 2:]
+    torch.testing.assert_close(pairs(xx), ref)
+
+
+def test_constructor_errors():
+    with pytest.raises(ConfigError, match="padding_mode='reflect' must be 'zeros'"):
+        tnn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")
+    with pytest.raises(ConfigError, match="method='fastest' must be one of"):
+        tnn.ConvTranspose2d(2, 2, 3, method="fastest")
+    m = tnn.ConvTranspose2d(2, 2, 3, stride=2)
+    with pytest.raises(ConfigError, match="output_size=.* is not reachable"):
+        m(torch.randn(1, 2, 3, 3), output_size=(20, 20))
