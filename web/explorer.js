@@ -958,7 +958,7 @@
     const con = contributors(plan, o);
     const terms = con.map(([j, t]) => `${sym.pin}${fmtIdx(j)}·w${fmtIdx(t)}`).join(" + ") || "0 (only zeros under the window)";
     const zeros = prod(plan.kernel) - con.length;
-    return `${sym.pout}${fmtIdx(o)} = ${terms}` + (con.length && zeros ? `  (+ ${zeros} products with inserted or padded zeros)` : "");
+    return `${sym.pout}${fmtIdx(o)} = ${terms}` + (con.length && zeros ? `  (+ ${zeros} product${zeros === 1 ? "" : "s"} with inserted or padded zeros)` : "");
   }
 
   function windowSVG(plan, view, st, avail, sym) {
@@ -972,7 +972,7 @@
       const x0 = 4, yA = 18, yK = yA + cw + 8, yO = yK + cw + 22;
       const cur = st;
       const taps = D.taps(cur);
-      parts.push(`<text class="lbl" x="${x0}" y="12" style="font-size:11px">${view === "equivalent" ? `${srcSym} with zeros inserted and padding` : `${srcSym} padded (the forward convolution's input)`}</text>`);
+      parts.push(`<text class="lbl" x="${x0}" y="12" style="font-size:11px">${view === "equivalent" ? `${srcSym}, zeros inserted, padded` : `${srcSym}, padded`}</text>`);
       for (let q = 0; q < D.len; q++) {
         const kd = D.kind(q);
         const label = kd.kind === "in" ? String(kd.idx) : "0";
@@ -989,8 +989,8 @@
       }
       const cx = x0 + (D.anchor(cur) + 0.5) * cw;
       parts.push(`<line x1="${cx}" y1="${yK + cw + 1}" x2="${cx}" y2="${yO - 1}" stroke="#7a5b00" stroke-width="1.5" marker-end=""/>`);
-      parts.push(`<text class="lbl" x="${x0}" y="${yO + cw + 14}" style="font-size:11px">${dstSym} (${view === "equivalent" ? "each output: the flipped kernel · the window" : "the forward convolution's output"})</text>`);
-      const w = x0 + Math.max(D.len, D.anchor(D.outLen - 1) + 1) * cw + 6;
+      parts.push(`<text class="lbl" x="${x0}" y="${yO + cw + 14}" style="font-size:11px">${dstSym}${view === "equivalent" ? ": flipped kernel · window" : ""}</text>`);
+      const w = Math.max(x0 + Math.max(D.len, D.anchor(D.outLen - 1) + 1) * cw + 6, 200);
       return svgOpen(w, yO + cw + 22) + parts.join("") + "</svg>";
     }
     // 2-D: padded grid with the window, and the output grid
@@ -1060,7 +1060,7 @@
       const L = F[0];
       const cw = clamp(Math.floor((avail - 10) / L), 9, 34);
       const x0 = 4, yA = 18, yB = yA + cw + 40;
-      parts.push(`<text class="lbl" x="${x0}" y="12" style="font-size:11px">${sym.pin}: input ${j[0]} scatters w·${sym.pin}[${j[0]}]</text>`);
+      parts.push(`<text class="lbl" x="${x0}" y="12" style="font-size:11px">${sym.pin}[${j[0]}] scatters ${sym.pin}[${j[0]}]·w</text>`);
       for (let i = 0; i < plan.inSize[0]; i++) {
         parts.push(cellSVG(x0 + i * plan.stride[0] * cw, yA, cw, cw, i === j[0] ? "in now" : "in", "", String(i)));
       }
@@ -1077,9 +1077,9 @@
           parts.push(`<line class="edge" x1="${x0 + (j[0] * plan.stride[0] + 0.5) * cw}" y1="${yA + cw}" x2="${x0 + (f + 0.5) * cw}" y2="${yB}" stroke="${TAP_COLORS[t[0] % TAP_COLORS.length]}"/>`);
         }
       }
-      parts.push(`<text class="lbl" x="${x0}" y="${yB + cw + 14}" style="font-size:11px">${sym.pout}: full positions; ✕ = cropped by padding, dotted = output_padding; shade = products summed so far</text>`);
+      parts.push(`<text class="lbl" x="${x0}" y="${yB + cw + 14}" style="font-size:11px">${sym.pout} (✕ cropped, dotted: output_padding, shade: sum so far)</text>`);
       const w = x0 + Math.max(L, (plan.inSize[0] - 1) * plan.stride[0] + 1) * cw + 6;
-      return svgOpen(Math.max(w, 420), yB + cw + 22) + parts.join("") + "</svg>";
+      return svgOpen(Math.max(w, 330), yB + cw + 22) + parts.join("") + "</svg>";
     }
     const sideBySide = avail > 560;
     const cw = sideBySide
@@ -1390,7 +1390,12 @@
   function renderCode(r) {
     const g = r.error ? null : r;
     $("#code-tconv").textContent = tconvCode(r);
-    if (!g) return;
+    if (!g) {
+      const msg = `# This configuration is refused:\n# ${r.error.message}`;
+      $("#code-torch").textContent = msg;
+      $("#code-keras").textContent = msg;
+      return;
+    }
     $("#code-torch").textContent = torchCode(g);
     $("#code-keras").textContent = kerasCode(g);
   }
@@ -1538,6 +1543,7 @@
     const b = document.body.classList;
     b.toggle("nd1", ui.nd === "1");
     b.toggle("mode-t", ui.m === "transposed");
+    b.toggle("mode-conv", ui.m === "conv");
     const pm = ui.m !== "transposed" && (ui.pm === "same" || ui.pm === "valid") ? "sym" : ui.pm;
     b.toggle("pad-sym", pm === "sym");
     b.toggle("pad-pair", pm === "pair");
@@ -1589,6 +1595,11 @@
         if (focusSel.idx.length !== shape.length || focusSel.idx.some((v, d) => v >= shape[d])) focusSel = null;
       }
       applyHighlight();
+    }
+    if (r.error && !lastGood) {
+      const note = '<p class="note">Fix the configuration to see this view.</p>';
+      for (const id of ["map-grids", "anim-svg", "matrix-svg", "graph-svg"]) $("#" + id).innerHTML = note;
+      $("#equiv").innerHTML = note;
     }
     renderCode(r);
     $$(".card:not(#result)").forEach((c) => c.classList.toggle("stale", !!r.error));
