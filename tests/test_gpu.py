@@ -262,7 +262,7 @@ def test_table_markers_present():
 
 
 def test_unavailable_reason_and_method_error(monkeypatch):
-    monkeypatch.setattr(gpu.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(gpu, "_triton_installed", lambda: False)
     assert "not installed" in gpu.unavailable_reason()
     assert not gpu.available()
     with pytest.raises(tconv.ConfigError, match="cannot run here"):

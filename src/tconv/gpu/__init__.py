@@ -41,13 +41,17 @@ BENCH_MD = Path(__file__).resolve().parents[3] / "docs" / "benchmarks.md"
 _KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
+def _triton_installed() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
 def unavailable_reason() -> str | None:
     """Why the Triton kernels cannot run here, or None when they can (CUDA, or the CPU interpreter).
 
     >>> unavailable_reason() is None or isinstance(unavailable_reason(), str)
     True
     """
-    if importlib.util.find_spec("triton") is None:
+    if not _triton_installed():
         return "Triton is not installed (pip install 'tconv[gpu]')"
     if os.environ.get("TRITON_INTERPRET", "0") == "1":
         return None

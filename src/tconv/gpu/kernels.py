@@ -30,9 +30,10 @@ Two kernels compute this:
 Both accumulate in fp32 with ``tl.dot`` (TF32 for fp32 inputs when torch allows it for convolutions, bf16/fp16 on
 the tensor cores), add the bias in the epilogue and write every output element exactly once: deterministic, no
 atomics, no zero-fill pass. Both lift 1-D and 2-D problems to 3-D with unit leading dimensions (a dimension of size
-1, kernel 1 and stride 1 costs nothing but a few integer ops per tile), and both take arbitrary element strides, so
-they read and write channels-last tensors (channel stride 1: the K and N axes of every tile are contiguous) without
-a copy.
+1, kernel 1 and stride 1 costs nothing but a few integer ops per tile). Both take arbitrary element strides; the
+wrapper hands them channels-last tensors (channel stride 1, so the K and N axes of every tile are contiguous and
+loads and stores vectorize), copying an NCHW input once, and returns the output channels-last. fp64 inputs
+accumulate in fp64.
 
 This module imports Triton at the top; :mod:`tconv.gpu` imports it lazily, only when a kernel is needed.
 
@@ -220,6 +221,7 @@ def _phase_kernel(
     syw,
     NB,
     M_MAX,  # the largest phase's row count: NB * max(count_d * count_h * count_w)
+    N_PHASES,  # rows of the phase table: prod(min(stride, out))
     TAB_W,
     MAX_TAPS,  # only used as an autotuning key
     HAS_BIAS: tl.constexpr,
@@ -231,15 +233,15 @@ def _phase_kernel(
     BLOCK_K: tl.constexpr,
 ):
     # ---- which tile -------------------------------------------------------------------------------------------
-    # Axis 1 is the group. Axis 0 enumerates (phase, m-tile, n-tile) with the n-tile fastest, so neighbouring
-    # programs share one A tile (the same input rows) and it stays in L2.
+    # Axis 1 is the group. Axis 0 enumerates (m-tile, phase, n-tile) with the n-tile fastest, then the phase:
+    # programs running side by side read the same input rows (tile m of every phase reads inputs m + offset,
+    # the offsets differing by a tap or two), so the input comes from HBM about once and then from L2.
     pid = tl.program_id(0)
     g = tl.program_id(1)
     n_tiles = tl.cdiv(COUT_G, BLOCK_N)
-    m_tiles = tl.cdiv(M_MAX, BLOCK_M)
     pid_n = pid % n_tiles
-    pid_m = (pid // n_tiles) % m_tiles
-    phase = pid // (n_tiles * m_tiles)
+    phase = (pid // n_tiles) % N_PHASES
+    pid_m = pid // (n_tiles * N_PHASES)
 
     # ---- this program's phase: its residues, sizes and number of taps (one row of the phase table) -----------
     row = tab_ptr + phase * TAB_W
@@ -576,9 +578,9 @@ def launch_scalars(
         **strides,
         "NB": nb,
         "M_MAX": nb * table.max_count,
+        "N_PHASES": len(table.rows),
         "TAB_W": table.width,
         "MAX_TAPS": table.max_taps,
-        "_PHASES": len(table.rows),  # not a kernel argument: the grid's phase factor
     }
 
 
@@ -587,7 +589,7 @@ def grid_size(kind: str, sc: dict[str, int], groups: int, block_m: int, block_n:
     if kind == "shuffle":
         n_res = sc["N_TOTAL"] // sc["COUT_G"]
         return triton.cdiv(sc["M_TOTAL"], block_m) * n_res * triton.cdiv(sc["COUT_G"], block_n), groups
-    return sc["_PHASES"] * triton.cdiv(sc["M_MAX"], block_m) * triton.cdiv(sc["COUT_G"], block_n), groups
+    return sc["N_PHASES"] * triton.cdiv(sc["M_MAX"], block_m) * triton.cdiv(sc["COUT_G"], block_n), groups
 
 
 def _lift_strides(s: tuple[int, ...]) -> tuple[int, int, int, int, int]:
