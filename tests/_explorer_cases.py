@@ -8,6 +8,7 @@ are broken on purpose, one rule at a time, so that every error message gets comp
 from __future__ import annotations
 
 import random
+import warnings
 from typing import Any
 
 from tconv.errors import ConfigError
@@ -92,6 +93,22 @@ def random_config(rng: random.Random) -> dict[str, Any]:
     return cfg
 
 
+def torch_channel_error(kind: str, ci: int, co: int, g: int) -> str | None:
+    """The ValueError torch.nn's own layer raises for these channel counts, if any."""
+    import torch  # noqa: PLC0415
+
+    cls = getattr(torch.nn, f"{kind}1d")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zero-element weights
+        try:
+            cls(ci, co, 1, groups=g)
+        except ValueError as exc:
+            return str(exc)
+        except RuntimeError:  # a negative channel count: torch fails allocating, after its checks passed
+            return None
+    return None
+
+
 def padding_arg(cfg: dict[str, Any]) -> Any:
     """The ``padding`` argument of the page's Python call."""
     if cfg["pm"] in ("same", "valid"):
@@ -140,25 +157,16 @@ def python_result(cfg: dict[str, Any]) -> tuple[Any, str | None]:
             plan = conv_plan(tuple(cfg["i"]), tuple(cfg["k"]), tuple(cfg["s"]), padding_arg(cfg), tuple(cfg["d"]))
     except ConfigError as exc:
         return None, str(exc)
-    # rules the page adds (tconv's plans take weight shapes, PyTorch's layers take channel counts)
-    if ci < 1:
-        return None, f"in_channels={ci} must be positive"
-    if cfg["m"] == "transposed":
-        if co % g:
-            return None, (
-                f"out_channels={co} must be divisible by groups={g} "
-                "(PyTorch's rule: the weight has out_channels / groups columns per group)"
-            )
-    else:
+    # channel rules the page adds: torch.nn's layers take channel counts (its own ValueError messages), and a
+    # convolution needs at least one channel on each side
+    err = torch_channel_error("ConvTranspose" if cfg["m"] == "transposed" else "Conv", ci, co, g)
+    if err:
+        return None, err
+    if cfg["m"] != "transposed":
+        if ci < 1:
+            return None, f"in_channels={ci} must be positive"
         if co < 1:
             return None, f"out_channels={co} must be positive"
-        if g < 1:
-            return None, f"groups={g} must be positive"
-        if ci % g or co % g:
-            return None, (
-                f"groups={g} must divide in_channels={ci} and out_channels={co} "
-                "(PyTorch's rule for Conv and ConvTranspose)"
-            )
     return plan, None
 
 

@@ -40,13 +40,28 @@
     }
   }
 
-  /** A problem the page itself finds (a field that is not a whole number, a rule that only PyTorch's layer has). */
+  /**
+   * A problem tconv's plan does not see: a field that is not a whole number, or a channel rule of PyTorch's layers
+   * (tconv's plans take weight shapes; torch.nn's layers take channel counts). ``label`` names who says so; the
+   * torch rules carry torch's own ValueError message, word for word.
+   */
   class PageError extends Error {
-    constructor(param, message) {
+    constructor(param, message, label, hint) {
       super(message);
       this.name = "PageError";
       this.param = param;
+      this.label = label || "Invalid input";
+      this.hint = hint || "";
     }
+  }
+
+  /** torch.nn's _ConvNd.__init__ channel checks, in its order and with its messages. */
+  function torchChannelRules(cls, cIn, cOut, groups) {
+    const hint = `in_channels=${cIn}, out_channels=${cOut}, groups=${groups}`;
+    const label = `ValueError from torch.nn.${cls}`;
+    if (groups <= 0) throw new PageError("g", "groups must be a positive integer", label, hint);
+    if (pmod(cIn, groups) !== 0) throw new PageError("ci", "in_channels must be divisible by groups", label, hint);
+    if (pmod(cOut, groups) !== 0) throw new PageError("co", "out_channels must be divisible by groups", label, hint);
   }
 
   const pmod = (a, b) => ((a % b) + b) % b; // Python's a % b
@@ -580,26 +595,13 @@
           c.dilation,
           c.outputSize
         );
-        if (c.inChannels < 1) throw new PageError("ci", `in_channels=${c.inChannels} must be positive`);
-        if (pmod(c.outChannels, c.groups) !== 0) {
-          throw new PageError(
-            "co",
-            `out_channels=${c.outChannels} must be divisible by groups=${c.groups} ` +
-              "(PyTorch's rule: the weight has out_channels / groups columns per group)"
-          );
-        }
+        // the plan has checked groups against in_channels; torch's layer also wants it to divide out_channels
+        torchChannelRules(`ConvTranspose${c.nd}d`, c.inChannels, c.outChannels, c.groups);
       } else {
         r.plan = convPlan(c.inSize, c.kernel, c.stride, paddingArg(c), c.dilation);
+        torchChannelRules(`Conv${c.nd}d`, c.inChannels, c.outChannels, c.groups);
         if (c.inChannels < 1) throw new PageError("ci", `in_channels=${c.inChannels} must be positive`);
         if (c.outChannels < 1) throw new PageError("co", `out_channels=${c.outChannels} must be positive`);
-        if (c.groups < 1) throw new PageError("g", `groups=${c.groups} must be positive`);
-        if (pmod(c.inChannels, c.groups) !== 0 || pmod(c.outChannels, c.groups) !== 0) {
-          throw new PageError(
-            "g",
-            `groups=${c.groups} must divide in_channels=${c.inChannels} and out_channels=${c.outChannels} ` +
-              "(PyTorch's rule for Conv and ConvTranspose)"
-          );
-        }
       }
     } catch (e) {
       if (!(e instanceof ConfigError || e instanceof PageError)) throw e;
@@ -661,8 +663,9 @@
     $$("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
     if (r.error) {
       err.hidden = false;
-      const kind = r.error instanceof ConfigError ? "ConfigError" : "Invalid input";
-      err.innerHTML = `<b>${kind}:</b> <span id="error-text">${esc(r.error.message)}</span>`;
+      const kind = r.error instanceof ConfigError ? "tconv.ConfigError" : r.error.label;
+      const hint = r.error.hint ? ` <span class="err-hint">(${esc(r.error.hint)})</span>` : "";
+      err.innerHTML = `<b>${esc(kind)}:</b> <span id="error-text">${esc(r.error.message)}</span>${hint}`;
       err.dataset.kind = r.error.name;
       markInvalid(r.error.param, r.cfg);
     } else {
