@@ -6,6 +6,7 @@
 """
 
 from . import nn, reference
+from .arith import conv_output_size, conv_transpose_output_size, equivalent_conv, inverse_of, solve
 from .errors import ConfigError, ConfigTypeError
 from .geometry import Plan, conv_plan, make_plan, plan_from_sizes
 from .ops import METHODS
@@ -29,6 +30,11 @@ __all__ = [
     "nn",
     "reference",
     "project",
+    "conv_output_size",
+    "conv_transpose_output_size",
+    "equivalent_conv",
+    "inverse_of",
+    "solve",
     "receptive_field",
     "receptive_field_box",
     "RFRow",
