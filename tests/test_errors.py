@@ -136,3 +136,12 @@ def test_nan_and_inf_are_values_not_errors():
     y = tconv.conv_transpose(x, torch.ones(1, 1, 2), stride=2, method="polyphase")
     ref = torch.nn.functional.conv_transpose1d(x, torch.ones(1, 1, 2), stride=2)
     assert torch.equal(torch.isnan(y), torch.isnan(ref)) and torch.equal(torch.isinf(y), torch.isinf(ref))
+
+
+def test_matrix_method_refuses_a_huge_matrix_before_building_it():
+    """SD-like 320->320 64^2 k3 s2: C would hold 3.7e9 entries; refused with the number, nothing allocated."""
+    x, w = torch.zeros(1, 320, 64, 64), torch.zeros(320, 320, 3, 3)
+    with pytest.raises(ConfigError, match=re.escape("method='matrix' needs a sparse matrix with 3735654400 stored")):
+        tconv.conv_transpose(x, w, stride=2, padding=1, output_padding=1, method="matrix")
+    with pytest.raises(ConfigError, match="needs a sparse matrix with"):
+        tconv.conv_matrix(tconv.make_plan((1, 1, 4096, 4096), (1, 1, 9, 9)))

@@ -30,7 +30,33 @@ import torch
 from ..errors import ConfigError, ConfigTypeError
 from ..geometry import Plan
 
-__all__ = ["conv_matrix", "matrix"]
+__all__ = ["conv_matrix", "matrix", "stored_entries", "MAX_NNZ"]
+
+#: The largest matrix (stored entries) built here: beyond it the index arrays alone would need gigabytes.
+MAX_NNZ = 1 << 27
+# plans whose pattern is at most this big keep it cached between calls
+_CACHE_NNZ = 1 << 20
+
+
+def stored_entries(plan: Plan, channels: bool = True) -> int:
+    """Number of stored entries of C: reaching (input, tap) pairs, times ``C_in * C_out/groups`` if ``channels``.
+
+    >>> from tconv.geometry import plan_from_sizes
+    >>> stored_entries(plan_from_sizes((2, 2), 3))            # seed 001: 4 outputs x 9 taps
+    36
+    """
+    pairs = math.prod(int((plan.index_map(d) >= 0).sum()) for d in range(plan.nd))
+    return pairs * (plan.in_channels * (plan.out_channels // plan.groups) if channels else 1)
+
+
+def _check_size(plan: Plan, entries: int, what: str) -> None:
+    if entries > MAX_NNZ:
+        raise ConfigError(
+            "method" if what == "matrix" else "plan",
+            "matrix" if what == "matrix" else plan.describe(),
+            f"needs a sparse matrix with {entries} stored entries (limit {MAX_NNZ}); use 'polyphase', 'col2im' or "
+            "'auto' for layers this large",
+        )
 
 
 def _pattern(plan: Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,6 +103,8 @@ def conv_matrix(plan: Plan, weight: Any = None) -> sp.csr_matrix:
     """
     if not isinstance(plan, Plan):
         raise ConfigTypeError("plan", type(plan).__name__, "must be a tconv.geometry.Plan")
+    full_weight = weight is not None and np.ndim(weight) == plan.nd + 2
+    _check_size(plan, stored_entries(plan, channels=full_weight), "conv_matrix")
     rows, cols, taps = _pattern(plan)
     n_in, n_out = math.prod(plan.in_size), math.prod(plan.out_size)
     if weight is None:
@@ -114,7 +142,11 @@ def conv_matrix(plan: Plan, weight: Any = None) -> sp.csr_matrix:
     )
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
+def _cached_pattern(plan: Plan) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+    return _transposed_pattern(plan)
+
+
 def _transposed_pattern(plan: Plan) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
     """Indices of Cᵀ's non-zeros and, for each, the flat index into the full weight tensor it takes its value from.
 
@@ -143,7 +175,9 @@ def matrix(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None)
     """
     n = x.shape[0]
     key = plan if plan.batch is None else dataclasses.replace(plan, batch=None)  # C does not depend on the batch
-    idx, src, shape = _transposed_pattern(key)
+    entries = stored_entries(key)
+    _check_size(key, entries, "matrix")  # refuse before building index arrays of gigabytes
+    idx, src, shape = _cached_pattern(key) if entries <= _CACHE_NNZ else _transposed_pattern(key)
     vals = w.reshape(-1)[src.to(w.device)]
     ct = torch.sparse_coo_tensor(idx.to(x.device), vals, shape, check_invariants=False)
     xs = x.reshape(n, plan.in_channels * math.prod(plan.in_size)).T  # one column per batch element
