@@ -45,7 +45,7 @@ def _plan() -> Plan:
 
 
 def agreement_table(repeats: int = 5, seed: int = 0) -> list[list]:
-    """Rows ``[method, max |error| float64, max |error| float32, best-of-``repeats`` ms (float32), what it is]`` vs torch.
+    """Rows ``[method, max |error| float64, max |error| float32, best-of-``repeats`` ms (float32, one thread), what it is]`` vs torch.
 
     >>> rows = agreement_table(repeats=1)
     >>> [r[0] for r in rows][:3], all(r[1] < 1e-12 for r in rows)
@@ -65,10 +65,15 @@ def agreement_table(repeats: int = 5, seed: int = 0) -> list[list]:
         err64 = (fn(plan, x, w, b) - ref).abs().max().item()
         err32 = (fn(plan, x32, w32, b32) - ref32).abs().max().item()
         times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn(plan, x32, w32, b32)
-            times.append((time.perf_counter() - t0) * 1e3)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # one thread: stable numbers even on a shared machine
+        try:
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn(plan, x32, w32, b32)
+                times.append((time.perf_counter() - t0) * 1e3)
+        finally:
+            torch.set_num_threads(threads)
         rows.append([name, err64, err32, min(times), _CITES[name]])
     return rows
 
@@ -100,7 +105,13 @@ def tour_section(out_dir: Path, quick: bool = True) -> Section:
     repeats = 5 if quick else 30
     rows = agreement_table(repeats=repeats)
     table = table_html(
-        ["method", "max |err| float64", "max |err| float32", f"ms (float32, best of {repeats})", "what it is"],
+        [
+            "method",
+            "max |err| float64",
+            "max |err| float32",
+            f"ms (float32, 1 thread, best of {repeats})",
+            "what it is",
+        ],
         [[r[0], f"{r[1]:.1e}", f"{r[2]:.1e}", f"{r[3]:.3f}", r[4]] for r in rows],
     )
     intro = (
