@@ -7,12 +7,18 @@ are broken on purpose, one rule at a time, so that every error message gets comp
 
 from __future__ import annotations
 
+import math
 import random
 import warnings
 from typing import Any
 
 from tconv.errors import ConfigError
 from tconv.geometry import conv_plan, make_plan
+
+try:
+    from tconv import arith as _arith
+except ImportError:  # the arithmetic module may not exist yet
+    _arith = None
 
 MODE_CODES = {"transposed": "t", "conv": "c", "inverse": "i"}
 
@@ -27,8 +33,6 @@ def random_config(rng: random.Random) -> dict[str, Any]:
     cfg: dict[str, Any] = {"m": mode, "nd": nd, "i": dims(1, 6), "k": dims(1, 4), "s": dims(1, 3)}
     cfg["d"] = dims(1, 3) if rng.random() < 0.35 else [1] * nd
     pm = rng.choices(("sym", "pair", "same", "valid"), weights=(5, 3, 1, 1))[0]
-    if mode != "transposed" and pm in ("same", "valid"):
-        pm = "sym"
     cfg["pm"] = pm
     if pm == "sym":
         cfg["p"] = dims(0, 2)
@@ -109,10 +113,22 @@ def torch_channel_error(kind: str, ci: int, co: int, g: int) -> str | None:
     return None
 
 
+def conv_tf_pads(cfg: dict[str, Any]) -> tuple[tuple[int, int], ...]:
+    """A convolution's TensorFlow 'same'/'valid' padding as pairs (tconv.arith.conv_output_size's rule)."""
+    pads = []
+    for n, k, s, d in zip(cfg["i"], cfg["k"], cfg["s"], cfg["d"], strict=True):
+        if cfg["pm"] == "valid" or s < 1:
+            pads.append((0, 0))
+            continue
+        total = max((math.ceil(n / s) - 1) * s + d * (k - 1) + 1 - n, 0)
+        pads.append((total // 2, total - total // 2))
+    return tuple(pads)
+
+
 def padding_arg(cfg: dict[str, Any]) -> Any:
     """The ``padding`` argument of the page's Python call."""
     if cfg["pm"] in ("same", "valid"):
-        return cfg["pm"]
+        return cfg["pm"] if cfg["m"] == "transposed" else conv_tf_pads(cfg)
     if cfg["pm"] == "pair":
         return tuple((b, a) for b, a in zip(cfg["pb"], cfg["pa"], strict=True))
     return tuple(cfg["p"])
@@ -157,6 +173,10 @@ def python_result(cfg: dict[str, Any]) -> tuple[Any, str | None]:
             plan = conv_plan(tuple(cfg["i"]), tuple(cfg["k"]), tuple(cfg["s"]), padding_arg(cfg), tuple(cfg["d"]))
     except ConfigError as exc:
         return None, str(exc)
+    if cfg["m"] != "transposed" and cfg["pm"] in ("same", "valid") and _arith is not None:
+        # the padding rule is tconv.arith's: its conv_output_size gives the same size
+        args = (tuple(cfg["i"]), tuple(cfg["k"]), tuple(cfg["s"]), cfg["pm"], tuple(cfg["d"]))
+        assert _arith.conv_output_size(*args) == plan.in_size, cfg
     # channel rules the page adds: torch.nn's layers take channel counts (its own ValueError messages), and a
     # convolution needs at least one channel on each side
     err = torch_channel_error("ConvTranspose" if cfg["m"] == "transposed" else "Conv", ci, co, g)

@@ -38,7 +38,7 @@ if sync_playwright is None:
 if not Path(CHROMIUM).is_file():
     pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
-N_HASH, N_EVENTS, N_TYPED = 150, 70, 20  # 240 random configurations in all
+N_HASH, N_EVENTS, N_TYPED = 154, 70, 16  # 240 random configurations in all
 
 
 @pytest.fixture(scope="module")
@@ -298,23 +298,23 @@ def test_random_configurations_match_python(page):
     rng.shuffle(ways)
     for n, way in enumerate(ways):
         cfg = random_config(rng)
-        if way == "hash":
-            pw.evaluate(SET_BY_HASH, to_hash(cfg))
+        if way == "hash":  # one round trip: set, then read what the page shows
+            got = pw.evaluate(f"async (h) => {{ await ({SET_BY_HASH})(h); return ({READ_PAGE})(); }}", to_hash(cfg))
         elif way == "events":
-            pw.evaluate(SET_BY_EVENTS, cfg)
+            got = pw.evaluate(f"(cfg) => {{ ({SET_BY_EVENTS})(cfg); return ({READ_PAGE})(); }}", cfg)
         else:
             set_by_typing(pw, cfg)
-        got = pw.evaluate(READ_PAGE)
+            got = pw.evaluate(READ_PAGE)
         plan = check_page_against_python(got, cfg)
         counts[way] += 1
         if plan is None:
             counts["errors"] += 1
             continue
         counts["contributor_sets"] += len(got["contrib"]) + len(got["reach"])
-        if n % 4 == 0:
+        if n % 6 == 0:
             check_hover(pw, plan, rng)
             counts["hovered"] += 1
-    assert counts["errors"] > 40 and counts["hovered"] > 25
+    assert counts["errors"] > 40 and counts["hovered"] > 15
     assert page.errors == []
     print(f"explorer: {len(ways)} configurations in {time.perf_counter() - t0:.1f} s: {counts}")
 

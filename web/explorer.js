@@ -533,8 +533,7 @@
   function parseUI(ui) {
     const nd = ui.nd === "1" ? 1 : 2;
     const mode = ui.m;
-    let pm = ui.pm;
-    if (mode !== "transposed" && (pm === "same" || pm === "valid")) pm = "sym";
+    const pm = ui.pm;
     const dims = (f) => ui[f].slice(0, nd).map((t) => parseWhole(f, t));
     const cfg = { nd, mode, padMode: pm, inSize: dims("in"), kernel: dims("k"), stride: dims("s"), dilation: dims("d") };
     if (pm === "sym") cfg.pad = dims("p");
@@ -542,6 +541,7 @@
       const b = dims("pb"), a = dims("pa");
       cfg.pad = b.map((v, i) => [v, a[i]]);
     }
+    if (mode !== "transposed" && (pm === "same" || pm === "valid")) cfg.pad = convTfPads(pm, cfg);
     cfg.outputPadding = mode === "transposed" ? dims("op") : range(nd).map(() => 0);
     cfg.outputSize = mode === "transposed" && ui.osOn ? dims("os") : null;
     cfg.inChannels = parseWhole("ci", ui.ci);
@@ -550,9 +550,23 @@
     return cfg;
   }
 
+  /**
+   * A convolution's TensorFlow 'same' / 'valid' padding as (before, after) pairs, as tconv.arith.conv_output_size
+   * reads it: 'valid' pads nothing; 'same' gives ceil(in / stride) outputs, the odd padding element going after.
+   */
+  function convTfPads(mode, cfg) {
+    return cfg.inSize.map((n, d) => {
+      if (mode === "valid" || cfg.stride[d] < 1) return [0, 0];
+      const s = cfg.stride[d];
+      const total = Math.max((Math.ceil(n / s) - 1) * s + cfg.dilation[d] * (cfg.kernel[d] - 1) + 1 - n, 0);
+      return [fdiv(total, 2), total - fdiv(total, 2)];
+    });
+  }
+
   /** The padding argument the Python call receives: a tuple of ints, a tuple of pairs, or 'same' / 'valid'. */
   function paddingArg(cfg) {
-    return cfg.padMode === "same" || cfg.padMode === "valid" ? cfg.padMode : cfg.pad;
+    if (cfg.mode === "transposed" && (cfg.padMode === "same" || cfg.padMode === "valid")) return cfg.padMode;
+    return cfg.pad;
   }
 
   /** The weight's shape[1] (out_channels / groups) the Python call receives. */
@@ -726,6 +740,10 @@
         lines.push(
           `<div data-dim="${d}" data-value="${cOut}">${tag}conv out = ⌊(${n} + ${pb} + ${pa} − ${dl}·(${k} − 1) − 1) / ${s}⌋ + 1 = <span class="val">${cOut}</span></div>`
         );
+        if (cfg.padMode === "same" || cfg.padMode === "valid") {
+          const rule = cfg.padMode === "same" ? `out = ⌈in / stride⌉ = ⌈${n} / ${s}⌉` : "no padding";
+          lines.push(`<div class="dimtag">${tag}padding=${pyRepr(cfg.padMode)} (TensorFlow: ${rule}) means pads (${pb}, ${pa})</div>`);
+        }
         const rem = n + pb + pa - dl * (k - 1) - 1 - (cOut - 1) * s;
         if (cfg.mode === "inverse" || rem) {
           lines.push(
@@ -1275,6 +1293,9 @@
     L.push("import torch", "from torch import nn");
     if (!sym) L.push("import torch.nn.functional as F");
     L.push("", `x = torch.randn(1, ${cin}, ${cfg.inSize.join(", ")})  # (N, C_in, ${dimsName})`);
+    if (cfg.padMode === "same" || cfg.padMode === "valid") {
+      L.push(`# padding=${pyRepr(cfg.padMode)} (TensorFlow's rule) is pads ${pyRepr(plan.padding)} here`);
+    }
     let cargs = `${cin}, ${cout}, kernel_size=${intOrTuple(plan.kernel)}, stride=${intOrTuple(plan.stride)}`;
     if (sym) cargs += `, padding=${intOrTuple(plan.padding.map((p) => p[0]))}`;
     cargs += opt("dilation", plan.dilation, 1) + (cfg.groups !== 1 ? `, groups=${cfg.groups}` : "");
@@ -1353,10 +1374,11 @@
     }
     const cin = cfg.inChannels, cout = cfg.outChannels;
     const anyPad = plan.padding.some(([b, a]) => b || a);
+    const tfMode = cfg.padMode === "same" || cfg.padMode === "valid" ? cfg.padMode : null;
     const dil = plan.dilation.some((x) => x !== 1) ? `, dilation_rate=${v(plan.dilation)}` : "";
     if (dil && plan.stride.some((x) => x !== 1)) L.push("# note: Keras Conv layers refuse strides > 1 together with dilation_rate > 1");
-    L.push(`conv = tf.keras.layers.Conv${D}(${cout}, kernel_size=${v(plan.kernel)}, strides=${v(plan.stride)}, padding="valid"${dil}${g !== 1 ? `, groups=${g}` : ""})`);
-    L.push(anyPad ? `y = conv(tf.keras.layers.ZeroPadding${D}(${pairs(plan.padding)})(x))` : "y = conv(x)");
+    L.push(`conv = tf.keras.layers.Conv${D}(${cout}, kernel_size=${v(plan.kernel)}, strides=${v(plan.stride)}, padding="${tfMode || "valid"}"${dil}${g !== 1 ? `, groups=${g}` : ""})`);
+    L.push(anyPad && !tfMode ? `y = conv(tf.keras.layers.ZeroPadding${D}(${pairs(plan.padding)})(x))` : "y = conv(x)");
     if (cfg.mode === "conv") {
       L.push(`print(y.shape)  # ${pyRepr([1, ...plan.inSize, cout])}`);
       return L.join("\n");
@@ -1547,12 +1569,10 @@
     b.toggle("nd1", ui.nd === "1");
     b.toggle("mode-t", ui.m === "transposed");
     b.toggle("mode-conv", ui.m === "conv");
-    const pm = ui.m !== "transposed" && (ui.pm === "same" || ui.pm === "valid") ? "sym" : ui.pm;
+    const pm = ui.pm;
     b.toggle("pad-sym", pm === "sym");
     b.toggle("pad-pair", pm === "pair");
     b.toggle("os-on", ui.m === "transposed" && ui.osOn);
-    for (const o of field("padmode").options) o.disabled = ui.m !== "transposed" && (o.value === "same" || o.value === "valid");
-    if (field("padmode").value !== pm) field("padmode").value = pm;
     const lbl = ui.m === "transposed" ? "input size" : "conv input size";
     field("lbl-in").textContent = lbl;
     $$(".dimhead").forEach((th) => (th.textContent = ui.nd === "1" ? "size" : th.dataset.dim === "0" ? "dim 0 (H)" : "dim 1 (W)"));
