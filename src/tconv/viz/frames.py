@@ -156,13 +156,13 @@ class Scene:
             tail = f"→ o={fmt(p.out_size)}"
         parts = [head]
         if any(v != 1 for v in p.stride):
-            parts.append(f"s={fmt(p.stride)}")
+            parts.append(f"s={_fmt_param(p.stride)}")
         if any(a or b for a, b in pads):
             parts.append(f"p={_fmt_pad(pads)}")
         if any(v != 1 for v in p.dilation):
-            parts.append(f"d={fmt(p.dilation)}")
+            parts.append(f"d={_fmt_param(p.dilation)}")
         if self.op == "transposed" and any(p.output_padding):
-            parts.append(f"op={fmt(p.output_padding)}")
+            parts.append(f"op={_fmt_param(p.output_padding)}")
         parts.append(tail)
         return " ".join(parts)
 
@@ -171,10 +171,16 @@ def _fmt_size(t: Sequence[int]) -> str:
     return "×".join(str(v) for v in t) if len(set(t)) > 1 else str(t[0])
 
 
+def _fmt_param(t: Sequence[int]) -> str:
+    return f"({','.join(map(str, t))})" if len(set(t)) > 1 else str(t[0])
+
+
 def _fmt_pad(pads: Sequence[tuple[int, int]]) -> str:
     if all(a == b for a, b in pads):
-        return _fmt_size([a for a, _ in pads])
-    return "×".join(f"({a},{b})" for a, b in pads)
+        return _fmt_param([a for a, _ in pads])
+    if len(pads) == 1:
+        return f"({pads[0][0]},{pads[0][1]})"
+    return "(" + ",".join(f"({a},{b})" for a, b in pads) + ")"
 
 
 # ----------------------------------------------------------------------------------------------------------------
