@@ -178,7 +178,6 @@ def test_tensorflow_same_and_valid(mode, k, s, d):
 
 
 # ---- asymmetric padding through the lead's native path ------------------------------------------------------------
-@pytest.mark.xfail(reason="ops.native crops the symmetric part first, losing values op > 0 should keep", strict=False)
 @pytest.mark.parametrize("method", ["torch", "auto"])
 def test_native_asymmetric_padding_with_output_padding(method):
     x, w = _rand(1, 1, 3, seed=9), _rand(1, 1, 2, seed=10)

@@ -90,8 +90,9 @@ def conv_transpose(
             raise ConfigTypeError("bias", f"tensor(dtype={bt.dtype})", f"must have the input's dtype {xt.dtype}")
     if not plan.batched:
         xt = xt.unsqueeze(0)
-        plan = make_plan(tuple(xt.shape), tuple(wt.shape), stride, padding, output_padding, groups, dilation,
-                         output_size)
+        plan = make_plan(
+            tuple(xt.shape), tuple(wt.shape), stride, padding, output_padding, groups, dilation, output_size
+        )
     y = get_method(method)(plan, xt, wt, bt)
     if input.ndim == plan.nd + 1:  # unbatched in, unbatched out
         y = y.squeeze(0)

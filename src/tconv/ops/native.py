@@ -19,23 +19,26 @@ def native(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None)
     >>> native(p, torch.ones(1, 1, 3), torch.ones(1, 1, 3), None).flatten().tolist()
     [1.0, 1.0, 2.0, 1.0, 2.0, 1.0, 1.0]
     """
-    sym = [min(pb, pa) for pb, pa in plan.padding]
-    # torch pads symmetrically; crop what remains of the larger side ourselves. Extra output_padding-like growth
-    # is expressed through output_padding only when it stays below max(stride, dilation).
-    extra_before = [pb - m for (pb, _), m in zip(plan.padding, sym, strict=True)]
-    extra_after = [pa - m for (_, pa), m in zip(plan.padding, sym, strict=True)]
     if plan.nd > 3:
         raise NotImplementedError("torch has no conv_transpose beyond 3-d")
-    if any(extra_after) or any(extra_before):
-        # compute with the symmetric part and the requested output_padding, then crop the asymmetric rest
-        y = _FN[plan.nd](x, w, None, plan.stride, sym, 0, plan.groups, plan.dilation)
-        y = _pad_end(y, plan.output_padding)
-        idx = [slice(None), slice(None)] + [
-            slice(eb, eb + n) for eb, n in zip(extra_before, plan.out_size, strict=True)
-        ]
-        y = y[tuple(idx)]
-        return y if b is None else y + b.view(1, -1, *([1] * plan.nd))
-    return _FN[plan.nd](x, w, b, plan.stride, sym, plan.output_padding, plan.groups, plan.dilation)
+    fn = _FN[plan.nd]
+    if plan.symmetric_padding is not None:
+        return fn(x, w, b, plan.stride, plan.symmetric_padding, plan.output_padding, plan.groups, plan.dilation)
+    # torch only crops symmetrically. Crop q = min(pb, pa - op) on both sides (never more than either side wants),
+    # which keeps full-output indices [q, full - q); then slice [pb, pb + out) out of it, zero-filling any part
+    # that lies beyond the full output (output_padding past the end of every kernel window).
+    q = [max(0, min(pb, pa - op)) for (pb, pa), op in zip(plan.padding, plan.output_padding, strict=True)]
+    y = fn(x, w, None, plan.stride, q, 0, plan.groups, plan.dilation)
+    short = [
+        max(0, pb + n - (f - qq))
+        for (pb, _), n, f, qq in zip(plan.padding, plan.out_size, plan.full_size, q, strict=True)
+    ]
+    y = _pad_end(y, tuple(short))
+    idx = (slice(None), slice(None)) + tuple(
+        slice(pb - qq, pb - qq + n) for (pb, _), qq, n in zip(plan.padding, q, plan.out_size, strict=True)
+    )
+    y = y[idx]
+    return y if b is None else y + b.view(1, -1, *([1] * plan.nd))
 
 
 def _pad_end(y: torch.Tensor, extra: tuple[int, ...]) -> torch.Tensor:
