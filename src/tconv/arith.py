@@ -202,8 +202,9 @@ def conv_transpose_output_size(
     (10, (5, 7))
     """
     nd, as_int = _ndim(i, p, k, s, d, op)
-    i_t = _sizes("i", i, nd)
-    _positive("i", i_t)
+    i_t, k_t, s_t, d_t = (_sizes(n, v, nd) for n, v in (("i", i), ("k", k), ("s", s), ("d", d)))
+    for name, vals in (("i", i_t), ("k", k_t), ("s", s_t), ("d", d_t)):
+        _positive(name, vals)
     pads = _padding(p, nd)
     plan = plan_from_sizes(
         i_t, _sizes("k", k, nd), _sizes("s", s, nd), pads, _sizes("op", op, nd), _sizes("d", d, nd), output_size

@@ -299,12 +299,9 @@ def _meta_shape(meta: Any) -> tuple[int, ...] | None:
     """Spatial-or-not shape of a node's fx tensor meta (first element for tuples such as (values, indices))."""
     if meta is None:
         return None
-    if hasattr(meta, "shape") and not isinstance(meta, torch.Size):  # fx's TensorMetadata is itself a NamedTuple
-        return tuple(int(s) for s in meta.shape)
-    if isinstance(meta, (tuple, list)):
+    if isinstance(meta, list):  # (values, indices) of a pooling with return_indices: the first
         return _meta_shape(meta[0]) if meta else None
-    shape = getattr(meta, "shape", None)
-    return tuple(int(s) for s in shape) if shape is not None else None
+    return tuple(int(s) for s in meta)
 
 
 def _conv_pads(mod: nn.Module, nd: int) -> tuple[int, ...]:
@@ -444,6 +441,31 @@ def _function_rels(target: Any, args: tuple, kwargs: dict, n_in, n_out, arg_shap
     return None
 
 
+class _ShapeRecorder(torch.fx.Interpreter):
+    """Run the graph (on fake tensors) and record each node's output shape in ``node.meta["tconv_shape"]``."""
+
+    def run_node(self, n: Any) -> Any:
+        out = super().run_node(n)
+        n.meta["tconv_shape"] = _shape_of(out)
+        return out
+
+
+def _shape_of(v: Any) -> Any:
+    if isinstance(v, torch.Tensor):
+        return tuple(v.shape)
+    if isinstance(v, (tuple, list)) and v and isinstance(v[0], torch.Tensor):
+        return [tuple(v[0].shape)]
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    """The root cause of an exception, on one line."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
 def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[_Node], dict[Any, int]]:
     """Trace ``model`` into a list of :class:`_Node` in execution order, and a map module -> node index."""
     from torch._subclasses.fake_tensor import FakeTensorMode  # noqa: PLC0415
@@ -453,14 +475,12 @@ def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[_Node],
         gm = torch.fx.symbolic_trace(model)
     except Exception:  # noqa: BLE001 - anything fx cannot trace: fall back to hooks on a plain chain
         return _trace_hooks(model, input_shape)
-    from torch.fx.passes.shape_prop import ShapeProp  # noqa: PLC0415
-
     fake = FakeTensorMode(allow_non_fake_inputs=True)
     try:
         with torch.no_grad():
-            ShapeProp(gm, fake_mode=fake).propagate(torch.empty(input_shape))
+            _ShapeRecorder(gm).run(fake.from_tensor(torch.empty(input_shape)))
     except Exception as exc:  # noqa: BLE001
-        raise ConfigError("input_shape", input_shape, f"does not fit the model: {type(exc).__name__}: {exc}") from None
+        raise ConfigError("input_shape", input_shape, f"does not fit the model: {_one_line(exc)}") from None
 
     nodes: list[_Node] = []
     index: dict[Any, int] = {}  # fx node -> our index
@@ -468,7 +488,7 @@ def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[_Node],
     modules = dict(gm.named_modules())
     first_input = True
     for fxn in gm.graph.nodes:
-        shape = _meta_shape(fxn.meta.get("tensor_meta"))
+        shape = _meta_shape(fxn.meta.get("tconv_shape"))
         spatial = shape[2:] if shape is not None and len(shape) == nd + 2 else None
         if fxn.op == "placeholder":
             node = _Node("input", "input", spatial if first_input else None, depends=first_input)
@@ -533,9 +553,9 @@ def _connect(node: _Node, fxn: Any, dep_srcs: list[int], nodes: list[_Node], ind
         n_in = nodes[main].size if main is not None else node.size
         shapes = {}
         if fxn.op == "call_function" and len(fxn.args) > 1 and hasattr(fxn.args[1], "meta"):
-            shapes["weight"] = _meta_shape(fxn.args[1].meta.get("tensor_meta"))
+            shapes["weight"] = _meta_shape(fxn.args[1].meta.get("tconv_shape"))
         if fxn.op == "call_function" and "weight" in fxn.kwargs and hasattr(fxn.kwargs["weight"], "meta"):
-            shapes["weight"] = _meta_shape(fxn.kwargs["weight"].meta.get("tensor_meta"))
+            shapes["weight"] = _meta_shape(fxn.kwargs["weight"].meta.get("tconv_shape"))
         result = _function_rels(fxn.target, fxn.args, fxn.kwargs, n_in, node.size, shapes)
         if result is not None and result[0] != "pointwise" and len(spatial_srcs) != 1:
             result = None
@@ -575,7 +595,7 @@ def _connect_cat(node: _Node, fxn: Any, nodes: list[_Node], index, nd: int) -> N
         src = nodes[i] if i is not None else None
         if src is None or not src.depends:
             if dim >= 2 and hasattr(t, "meta"):
-                offset += _meta_shape(t.meta.get("tensor_meta"))[dim]
+                offset += _meta_shape(t.meta.get("tconv_shape"))[dim]
             continue
         if src.size is None:
             node.edges.append((i, _GLOBAL))
@@ -627,7 +647,7 @@ def _trace_hooks(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[_
             )
             model(x)
     except Exception as exc:  # noqa: BLE001
-        raise ConfigError("input_shape", input_shape, f"does not fit the model: {type(exc).__name__}: {exc}") from None
+        raise ConfigError("input_shape", input_shape, f"does not fit the model: {_one_line(exc)}") from None
     finally:
         for h in handles:
             h.remove()

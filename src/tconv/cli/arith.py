@@ -122,6 +122,7 @@ def register(app: typer.Typer) -> None:
         op, p = _one_or_tuple("output_padding", output_padding), _padding(padding)
         result: dict[str, Any] = {}
         rows = []
+        first_error: ConfigError | None = None
         if mode in ("conv", "both"):
             try:
                 o = conv_output_size(i, k, s, p, d, ceil_mode=ceil_mode)
@@ -131,6 +132,7 @@ def register(app: typer.Typer) -> None:
             except ConfigError as exc:
                 if mode == "conv":
                     raise
+                first_error = exc
                 result["conv"] = None
                 rows.append(["conv", "not possible", str(exc)])
         if mode in ("transpose", "both"):
@@ -141,8 +143,11 @@ def register(app: typer.Typer) -> None:
             except ConfigError as exc:
                 if mode == "transpose":
                     raise
+                first_error = first_error or exc
                 result["conv_transpose"] = None
                 rows.append(["conv_transpose", "not possible", str(exc)])
+        if result and all(v is None for v in result.values()):  # neither is possible: the input itself is wrong
+            raise first_error
         if as_json:
             emit_json(result)
             return
