@@ -94,6 +94,22 @@ process.stdout.write(JSON.stringify(out));
 """
 
 
+def _huge(nd, i, k, s, d=1, p=0, co=1):
+    v = lambda x: [x] * nd  # noqa: E731
+    return {"m": "transposed", "nd": nd, "i": v(i), "k": v(k), "s": v(s), "d": v(d), "pm": "sym", "p": v(p),
+            "op": v(0), "os": None, "ci": 1, "co": co, "g": 1}  # fmt: skip
+
+
+#: Sizes far beyond the random ones: JavaScript's doubles must still agree with Python's ints, digit for digit.
+HUGE = [
+    _huge(1, 1 << 26, 3, 1 << 26),  # an absurd output size (> 2**31)
+    _huge(2, 3000, 3, 1000),  # an absurd element count (> 2**40), a BigInt in the message
+    _huge(2, 40000, 5, 1, co=700),  # big and valid
+    _huge(1, 1, 1 << 16, 1, p=(1 << 15) - 1),  # a giant kernel, cropped down to a small output
+    _huge(1, 70000, 1 << 25, 1 << 25, d=3),
+]
+
+
 def _as_lists(pairs):
     return [[list(a), list(b)] for a, b in pairs]
 
@@ -101,7 +117,7 @@ def _as_lists(pairs):
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (the browser tests still run)")
 def test_javascript_arithmetic_matches_python_under_node():
     rng = random.Random(20240605)
-    cfgs = [random_config(rng) for _ in range(1500)]
+    cfgs = [random_config(rng) for _ in range(1500)] + HUGE
     js = asset_dir() / "explorer.js"
     proc = subprocess.run(
         ["node", "-e", NODE_DRIVER, str(js)],

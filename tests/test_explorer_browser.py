@@ -22,7 +22,7 @@ import pytest
 
 import tconv
 from _explorer_cases import call_text, plan_summary, python_result, random_config, to_hash
-from tconv.explorer import write_page
+from tconv.explorer import EXAMPLES, write_page
 
 pytestmark = pytest.mark.browser
 
@@ -441,6 +441,35 @@ def test_animation_views_and_captions(page):
         assert pw.evaluate("tconvState().step") == 0  # wraps around
     assert "#" in pw.evaluate("location.hash") and "v=cv" in pw.evaluate("location.hash")
     pw.check("input[name='view'][value='equivalent']")
+
+
+def test_presets_tour_links_and_huge_values(page):
+    """Every example of the menu and of the tour is valid (in Python too); huge values neither hang nor drift."""
+    pw = page.pw
+    n = pw.evaluate("document.querySelectorAll('#preset option').length") - 1
+    assert n >= 10
+    for i in range(n):
+        pw.select_option("#preset", str(i))
+        st = pw.evaluate("tconvState()")
+        assert st["error"] is None, st["call"]
+        plan = eval(st["call"], {"tconv": tconv})  # noqa: S307 - our own page's text, in a test
+        assert list(plan.out_size) == st["plan"]["outSize"]
+    for _, frag in EXAMPLES:
+        pw.evaluate(SET_BY_HASH, "#" + frag)
+        assert pw.evaluate("tconvState().error") is None, frag
+    # a giant kernel cropped to a tiny output: exact numbers, no pictures, no hang
+    pw.evaluate(SET_BY_HASH, "#m=t&nd=1&i=1&k=65536&s=1&d=1&pm=sym&p=32767&op=0&ci=1&co=1&g=1")
+    st = pw.evaluate("tconvState()")
+    assert st["plan"]["outSize"] == [2] and not any(st["drawn"].values())
+    # sizes whose products pass 2**53 would lose digits in JavaScript: the page refuses them itself
+    pw.evaluate(SET_BY_HASH, "#m=t&nd=1&i=67108864&k=3&s=67108864&d=1&pm=sym&p=0&op=0&ci=1&co=1&g=1")
+    st = pw.evaluate("tconvState()")
+    with pytest.raises(tconv.ConfigError) as exc:
+        eval(st["call"], {"tconv": tconv})  # noqa: S307 - our own page's text, in a test
+    assert st["error"] == str(exc.value) and "absurd" in st["error"]
+    pw.fill("#s-0", "67108865", force=True)
+    assert pw.evaluate("tconvState().error") == "stride: 67108865 is too large for this page (limit 67108864)"
+    assert page.errors == []
 
 
 TORCH_CASES = [

@@ -15,6 +15,12 @@
   // ==============================================================================================================
   const MAX_DIM = 2147483648; // geometry.MAX_DIM = 1 << 31
   const MAX_ELEMENTS = 1n << 40n; // geometry.MAX_ELEMENTS: N * C_out * prod(out_size)
+  // Fields stay within 2**26 so that every size the plan computes, (i - 1) * s + d * (k - 1) + 1, stays below 2**53
+  // and JavaScript's doubles compute it exactly, as Python's ints do (larger outputs are still refused as absurd).
+  const FIELD_LIMIT = 1 << 26;
+  // Beyond these the pictures are skipped (the numbers are still computed and shown).
+  const DRAW_KERNEL = 4096;
+  const PHASE_LIMIT = 256;
 
   /** Python's repr() for the values the explorer passes: ints, strings, None and (nested) tuples. */
   function pyRepr(v) {
@@ -525,7 +531,7 @@
     if (t === "") throw new PageError(name, `${FIELD_NAMES[name]}: enter a whole number`);
     if (!/^[+-]?\d+$/.test(t)) throw new PageError(name, `${FIELD_NAMES[name]}: ${JSON.stringify(t)} is not a whole number`);
     const v = Number(t);
-    if (Math.abs(v) > MAX_DIM) throw new PageError(name, `${FIELD_NAMES[name]}: ${t} is too large for this page (limit ${MAX_DIM})`);
+    if (Math.abs(v) > FIELD_LIMIT) throw new PageError(name, `${FIELD_NAMES[name]}: ${t} is too large for this page (limit ${FIELD_LIMIT})`);
     return v;
   }
 
@@ -764,9 +770,12 @@
       const [a, b] = eq.pad[d];
       const padTxt = (v, side) => (v >= 0 ? `pad ${v} zero${v === 1 ? "" : "s"} ${side}` : `crop ${-v} ${side}`);
       const dk = plan.dilation[d] * (plan.kernel[d] - 1) + 1;
-      const ph = phases(plan, d)
-        .map((p) => `o ≡ ${p.residue}: tap${p.taps.length === 1 ? "" : "s"} {${p.taps.join(", ")}}`)
-        .join("; ");
+      const ph =
+        Math.min(plan.stride[d], plan.outSize[d]) > PHASE_LIMIT || plan.kernel[d] > DRAW_KERNEL
+          ? ""
+          : phases(plan, d)
+              .map((p) => `o ≡ ${p.residue}: tap${p.taps.length === 1 ? "" : "s"} {${p.taps.join(", ")}}`)
+              .join("; ");
       items.push(
         `<li data-dim="${d}">${tag}insert <b>${eq.zerosBetween[d]}</b> zero${eq.zerosBetween[d] === 1 ? "" : "s"} between inputs ` +
           `(${plan.inSize[d]} → ${eq.upsampledSize[d]}), ${padTxt(a, "before")} and ${padTxt(b, "after")}, ` +
@@ -1408,7 +1417,7 @@
     L.push(`print(plan.padding)          # ${pyRepr(p.padding)}`);
     L.push(`print(plan.output_padding)   # ${pyRepr(p.outputPadding)}`);
     const mid = p.outSize.map((o) => Math.floor(o / 2));
-    L.push(`print(plan.contributors(${pyRepr(mid)}))  # ${pyRepr(contributors(p, mid))}`);
+    if (prod(p.kernel) <= DRAW_KERNEL) L.push(`print(plan.contributors(${pyRepr(mid)}))  # ${pyRepr(contributors(p, mid))}`);
     return L.join("\n");
   }
 
@@ -1607,7 +1616,18 @@
     const r = compute(readUI());
     current = r;
     renderResult(r);
-    if (!r.error) {
+    if (!r.error && (prod(r.plan.kernel) > DRAW_KERNEL || r.plan.kernel.some((k) => k > 1000))) {
+      // a giant kernel: the numbers above are exact, but drawing would take forever
+      lastGood = r;
+      const note = `<p class="note">The kernel (${r.plan.kernel.join("×")}) is too large to draw.</p>`;
+      for (const id of ["map-grids", "anim-svg", "matrix-svg", "graph-svg"]) {
+        $("#" + id).innerHTML = note;
+        $("#" + id).dataset.drawn = "false";
+      }
+      $("#anim-caption").textContent = "";
+      focusSel = null;
+      applyHighlight();
+    } else if (!r.error) {
       lastGood = r;
       renderMap(r);
       renderAnim(r);
@@ -1725,7 +1745,7 @@
         padding: p.padding, outputPadding: p.outputPadding, full: p.full, groups: p.groups,
         inChannels: p.inChannels, outChannels: p.outChannels, paddingMode: p.paddingMode,
         equivalent: { zerosBetween: eq.zerosBetween, upsampledSize: eq.upsampledSize, pad: eq.pad, kernelDilation: eq.kernelDilation },
-        phases: range(p.nd).map((d) => phases(p, d)),
+        phases: range(p.nd).map((d) => (Math.min(p.stride[d], p.outSize[d]) > PHASE_LIMIT ? null : phases(p, d))),
         formula: $$("#formula [data-value]").map((el) => Number(el.dataset.value)),
       };
     }
