@@ -225,14 +225,14 @@ def _check_op(op: Any) -> None:
 
 
 def example_values(shape: Sequence[int], kind: str, seed: int = 0) -> np.ndarray:
-    """Small integers for following the arithmetic by hand: inputs in 1..3, kernel taps in 0..2 (seeded).
+    """Small integers for following the arithmetic by hand: inputs and kernel taps in 1..3 (seeded, no zeros, so
+    every term of a sum is visible).
 
     >>> example_values((2, 2), "kernel").tolist()
-    [[1.0, 2.0], [2.0, 1.0]]
+    [[2.0, 3.0], [3.0, 2.0]]
     """
     rng = np.random.default_rng([seed, 0 if kind == "input" else 1])
-    lo, hi = (1, 4) if kind == "input" else (0, 3)
-    return rng.integers(lo, hi, size=tuple(shape)).astype(np.float64)
+    return rng.integers(1, 4, size=tuple(shape)).astype(np.float64)
 
 
 def _as_values(name: str, value: Any, shape: Index) -> np.ndarray:

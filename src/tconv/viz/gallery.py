@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from ..errors import ConfigError
 from ..files import save_figure, write_text
 from ..geometry import Plan, conv_plan, plan_from_sizes
 from .animate import save_animation
-from .frames import scene
+from .frames import _fmt_pad, _fmt_param, _fmt_size, scene
 from .graph import graph_figure
 from .matrix import matrix_figure
 
@@ -198,34 +200,26 @@ def render_case(case: Case, out_dir: str | Path, fps: float = 2.0) -> Path:
 
 
 def _params(case: Case) -> str:
+    """Sizes and parameters, conv_arithmetic-style for convolution cases, PyTorch-style for transposed ones."""
+    p = case.plan
+    size, par, pad = _fmt_size, _fmt_param, _fmt_pad
+    opts = []
+    if any(v != 1 for v in p.stride):
+        opts.append(f"s={par(p.stride)}")
+    if any(a or b for a, b in p.padding):
+        opts.append(f"p={pad(p.padding)}")
+    if any(v != 1 for v in p.dilation):
+        opts.append(f"d={par(p.dilation)}")
+    k = f"k={size(p.kernel_size)}"
     if case.conv is not None:
-        c = case.conv
-        parts = [f"conv i={_s(c['in_size'])} k={_s(c['kernel_size'])}"]
-        for key, lab, default in (("stride", "s", 1), ("padding", "p", 0), ("dilation", "d", 1)):
-            if c[key] != default:
-                parts.append(f"{lab}={_s(c[key])}")
-        p = case.plan
-        return " ".join(parts) + f" → transposed: i={_s(p.in_size)} → o={_s(p.out_size)}"
-    assert case.transposed is not None
-    t = case.transposed
-    parts = [f"transposed i={_s(t['in_size'])} k={_s(t['kernel_size'])}"]
-    for key, lab, default in (
-        ("stride", "s", 1),
-        ("padding", "p", 0),
-        ("output_padding", "op", 0),
-        ("dilation", "d", 1),
-    ):
-        if t[key] != default:
-            parts.append(f"{lab}={_s(t[key])}")
-    return " ".join(parts) + f" → o={_s(case.plan.out_size)}"
-
-
-def _s(v: Any) -> str:
-    if isinstance(v, (tuple, list)):
-        if all(isinstance(a, int) for a in v):
-            return "×".join(map(str, v)) if len(set(v)) > 1 else str(v[0])
-        return str(tuple(tuple(a) if isinstance(a, list) else a for a in v)).replace(" ", "")
-    return str(v)
+        head = " ".join([f"convolution i={size(p.out_size)}", k, *opts, f"→ o={size(p.in_size)}"])
+        tail = f"; transposed: {size(p.in_size)} → {size(p.out_size)}"
+        if any(p.output_padding):
+            tail += f" (output_padding={par(p.output_padding)})"
+        return head + tail
+    if any(p.output_padding):
+        opts.append(f"op={par(p.output_padding)}")
+    return " ".join([f"transposed i={size(p.in_size)}", k, *opts, f"→ o={size(p.out_size)}"])
 
 
 def _cli(case: Case) -> str:
@@ -282,7 +276,7 @@ figure img{width:100%} figcaption{font-size:.86em;line-height:1.35} code{font-si
 """
 
 
-def _index_html(cases: Sequence[Case], elapsed: float) -> str:
+def _index_html(cases: Sequence[Case], elapsed: float, widths: dict[str, int]) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tconv gallery</title>",
         f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{_CSS}</style></head><body>",
@@ -301,9 +295,7 @@ def _index_html(cases: Sequence[Case], elapsed: float) -> str:
             continue
         parts.append(f"<h2 id='{gid}'>{html.escape(gtitle)}</h2><div class='grid'>")
         for c in members:
-            width = 520 if c.kind != "animation" else 430
-            if c.kind == "graph" or (c.kind == "matrix" and not c.extra.get("transposed")):
-                width = 680
+            width = widths.get(c.name, 600)  # shown at its natural size: the pictures are drawn for it
             note = f"<br><span class='note'>{html.escape(c.note)}</span>" if c.note else ""
             cmd = _cli(c)
             cmd_html = f"<br><code>{html.escape(cmd)}</code>" if cmd else ""
@@ -334,8 +326,10 @@ def build_gallery(
     out.mkdir(parents=True, exist_ok=True)
     chosen = tuple(CASES if cases is None else cases)
     t0 = time.perf_counter()
+    widths = {}
     for case in chosen:
         if progress is not None:
             progress(case)
-        render_case(case, out, fps=fps)
-    return write_text(out / "index.html", _index_html(chosen, time.perf_counter() - t0))
+        with Image.open(render_case(case, out, fps=fps)) as im:
+            widths[case.name] = im.size[0]
+    return write_text(out / "index.html", _index_html(chosen, time.perf_counter() - t0, widths))
