@@ -24,6 +24,11 @@ import tconv
 from _explorer_cases import call_text, plan_summary, python_result, random_config, to_hash
 from tconv.explorer import EXAMPLES, write_page
 
+try:
+    from tconv.viz.style import tap_color
+except ImportError:  # the pictures module is optional here
+    tap_color = None
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("TCONV_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -155,6 +160,7 @@ READ_PAGE = """() => {
     contrib: Object.fromEntries(all('#map-grids [data-out]').map((e) => [e.dataset.out, e.dataset.contrib])),
     reach: Object.fromEntries(all('#map-grids [data-in]').map((e) => [e.dataset.in, e.dataset.reach])),
     taps: all('#map-grids [data-tap]').map((e) => e.dataset.tap),
+    tapFills: all('#map-grids [data-tap] rect').map((e) => e.style.fill),
     matrix: all('#matrix-svg [data-tapidx]').map((e) => [+e.dataset.mxrow, +e.dataset.mxcol, e.dataset.tapidx]),
     matrixHead: document.getElementById('matrix-h').textContent,
     edges: all('#graph-svg .edge:not(.faint)').map((e) => e.dataset.ge),
@@ -220,6 +226,10 @@ def check_page_against_python(got, cfg):
     for k, text in got["reach"].items():
         assert parse_pairs(text) == plan.reached(idx(k)), (cfg, k)
     assert sorted(idx(t) for t in got["taps"]) == _taps(plan.kernel_size)
+    if tap_color is not None:  # each tap has the colour the project's pictures give it
+        n = prod(plan.kernel_size)
+        want_fills = [_css_rgb(tap_color(flat(t, plan.kernel_size), n)) for t in map(idx, got["taps"])]
+        assert got["tapFills"] == want_fills
     # the matrix: Cᵀ (outputs × inputs), or C for a convolution; each entry names its tap
     if st["drawn"]["matrix"]:
         is_c = cfg["m"] == "conv"
@@ -244,6 +254,11 @@ def check_page_against_python(got, cfg):
         want_edges = {f"{j}|{t}" for j in range(m.shape[0]) for t in range(m.shape[1]) if m[j, t] >= 0}
         assert set(got["edges"]) == want_edges
     return plan
+
+
+def _css_rgb(hex_color):
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
 
 
 def _taps(kernel):

@@ -634,16 +634,46 @@
   // ==============================================================================================================
   // Part 3. Small drawing helpers
   // ==============================================================================================================
-  const TAP_COLORS = [
-    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2",
-    "#edc948", "#9c755f", "#ff9da7", "#8cd17d", "#86bcb6", "#d4a6c8",
-  ];
+  // Kernel tap colours: tconv.viz.style.tap_color's ramp (matplotlib's plasma between 0 and 0.82), sampled at the
+  // flat tap index, so a tap has the same colour here as in the animations, graph diagrams and matrix figures.
+  const RAMP = ["#0d0887", "#48039f", "#7701a8", "#a11b9b", "#c33d80", "#de5f65", "#f2844b", "#fdae32"];
+  const hexToRgb = (c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
+  const pyRound = (v) => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v)); // Python's round()
+  const rgbToHex = (rgb) => "#" + rgb.map((v) => clamp(pyRound(v), 0, 255).toString(16).padStart(2, "0")).join("");
+
+  function tapColorFlat(tap, nTaps) {
+    if (nTaps <= 1) return RAMP[0];
+    const pos = (tap / (nTaps - 1)) * (RAMP.length - 1);
+    const lo = Math.trunc(pos);
+    const hi = Math.min(lo + 1, RAMP.length - 1);
+    const a = hexToRgb(RAMP[lo]), b = hexToRgb(RAMP[hi]);
+    const f = pos - lo;
+    return rgbToHex([0, 1, 2].map((i) => a[i] + (b[i] - a[i]) * f));
+  }
+
+  /** Mix f of colour c2 into c1 (tconv.viz.style.blend). */
+  function blend(c1, c2, f) {
+    const a = hexToRgb(c1), b = hexToRgb(c2);
+    return rgbToHex([0, 1, 2].map((i) => a[i] * (1 - f) + b[i] * f));
+  }
+
+  /** Black or white text, whichever reads better on fill (tconv.viz.style.text_color_on). */
+  function textOn(fill) {
+    const [r, g, b] = hexToRgb(fill);
+    return 0.299 * r + 0.587 * g + 0.114 * b < 140 ? "#ffffff" : "#222222";
+  }
+
+  /** The style of a cell filled with a tap's colour (mixed with white by 1 - f) and its text colour. */
+  function tapFill(color, f) {
+    const c = f === undefined || f >= 1 ? color : blend("#ffffff", color, f);
+    return { style: `fill:${c}`, text: textOn(c) };
+  }
   const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
   const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   const key = (idx) => idx.join(",");
   const fmtIdx = (idx) => "[" + idx.join(", ") + "]";
   const flatTap = (plan, t) => (plan.nd === 1 ? t[0] : t[0] * plan.kernel[1] + t[1]);
-  const tapColor = (plan, t) => TAP_COLORS[flatTap(plan, t) % TAP_COLORS.length];
+  const tapColor = (plan, t) => tapColorFlat(flatTap(plan, t), prod(plan.kernel));
   const unflat = (n, shape) => (shape.length === 1 ? [n] : [Math.floor(n / shape[1]), n % shape[1]]);
 
   function widthOf(el, fallback) {
@@ -656,9 +686,14 @@
   }
 
   function cellSVG(x, y, w, h, cls, attrs, label, style) {
+    // style: a CSS string, or {style, text} from tapFill
+    const st = typeof style === "object" && style ? style : { style: style || "", text: "" };
     const fs = clamp(Math.min(w, h) * 0.42, 7, 13);
-    const t = label !== "" && label !== undefined && w >= 14 ? `<text x="${x + w / 2}" y="${y + h / 2}" style="font-size:${fs}px">${esc(label)}</text>` : "";
-    return `<g class="cell ${cls}" ${attrs || ""}><rect x="${x}" y="${y}" width="${w}" height="${h}" rx="2"${style ? ` style="${style}"` : ""}/>${t}</g>`;
+    const t =
+      label !== "" && label !== undefined && w >= 14
+        ? `<text x="${x + w / 2}" y="${y + h / 2}" style="font-size:${fs}px${st.text ? `;fill:${st.text}` : ""}">${esc(label)}</text>`
+        : "";
+    return `<g class="cell ${cls}" ${attrs || ""}><rect x="${x}" y="${y}" width="${w}" height="${h}" rx="2"${st.style ? ` style="${st.style}"` : ""}/>${t}</g>`;
   }
 
   /** Symbols for the two sides of the plan: a ConvTranspose maps x -> y; a Conv maps x -> y the other way. */
@@ -850,7 +885,7 @@
           attrs = `data-tap="${k}"`;
           cls = "tap";
           label = "w" + (one ? c : k.replace(",", ""));
-          style = `fill:${tapColor(plan, idx)};fill-opacity:0.55`;
+          style = tapFill(tapColor(plan, idx));
         }
         parts.push(cellSVG(M + c * cell, M + r * cell, cell, cell, cls, attrs, label, style));
       }
@@ -1009,7 +1044,7 @@
         parts.push(cellSVG(x0 + q * cw, yA, cw, cw, kd.kind === "in" ? "in" : kd.kind, "", label));
       }
       for (const { q, t } of taps) {
-        parts.push(cellSVG(x0 + q * cw, yK, cw, cw, "tap", "", "w" + t, `fill:${TAP_COLORS[t % TAP_COLORS.length]};fill-opacity:0.6`));
+        parts.push(cellSVG(x0 + q * cw, yK, cw, cw, "tap", "", "w" + t, tapFill(tapColor(plan, [t]))));
       }
       const qs = taps.map((p) => p.q);
       parts.push(`<rect class="window" x="${x0 + Math.min(...qs) * cw - 1}" y="${yA - 2}" width="${(Math.max(...qs) - Math.min(...qs) + 1) * cw + 2}" height="${2 * cw + 12}" rx="3"/>`);
@@ -1041,7 +1076,7 @@
         let cls = k0.kind === "pad" || k1.kind === "pad" ? "pad" : k0.kind === "zero" || k1.kind === "zero" ? "zero" : "in";
         let style = "";
         const tp = tapAt[q0 + "," + q1];
-        if (tp) style = `fill:${tapColor(plan, tp)};fill-opacity:${cls === "in" ? 0.75 : 0.25}`;
+        if (tp) style = tapFill(tapColor(plan, tp), cls === "in" ? 1 : 0.3);
         parts.push(cellSVG(x0 + q1 * cw, y0 + q0 * cw, cw, cw, cls, "", cls === "in" && cw >= 26 ? `${k0.idx},${k1.idx}` : "", style));
       }
     }
@@ -1099,12 +1134,12 @@
         const c = counts[String(f)] || 0;
         const t = now[String(f)];
         let cls = k, style = "";
-        if (t) style = `fill:${TAP_COLORS[t[0] % TAP_COLORS.length]};fill-opacity:0.7`;
+        if (t) style = tapFill(tapColor(plan, t));
         else if (c && k !== "crop") style = shade(c);
         const label = k === "crop" ? "✕" : String(f - plan.padding[0][0]);
         parts.push(cellSVG(x0 + f * cw, yB, cw, cw, cls, "", label, style));
         if (t) {
-          parts.push(`<line class="edge" x1="${x0 + (j[0] * plan.stride[0] + 0.5) * cw}" y1="${yA + cw}" x2="${x0 + (f + 0.5) * cw}" y2="${yB}" stroke="${TAP_COLORS[t[0] % TAP_COLORS.length]}"/>`);
+          parts.push(`<line class="edge" x1="${x0 + (j[0] * plan.stride[0] + 0.5) * cw}" y1="${yA + cw}" x2="${x0 + (f + 0.5) * cw}" y2="${yB}" stroke="${tapColor(plan, t)}"/>`);
         }
       }
       parts.push(`<text class="lbl" x="${x0}" y="${yB + cw + 14}" style="font-size:11px">${sym.pout} (✕ cropped, dotted: output_padding, shade: sum so far)</text>`);
@@ -1133,7 +1168,7 @@
         const c = counts[a + "," + b] || 0;
         const t = now[a + "," + b];
         let style = "";
-        if (t) style = `fill:${tapColor(plan, t)};fill-opacity:0.75`;
+        if (t) style = tapFill(tapColor(plan, t));
         else if (c && cls !== "crop") style = shade(c);
         parts.push(cellSVG(gx + b * cw, gy + a * cw, cw, cw, cls, "", c && cw >= 16 ? String(c) : "", style));
       }
@@ -1194,7 +1229,7 @@
         const nz = nzAt[rr + "|" + c];
         const ik = key(isC ? rowIdx(rr) : colIdx(c)), ok = key(isC ? colIdx(c) : rowIdx(rr));
         const attrs = `data-mx="${ok}|${ik}" data-mxrow="${rr}" data-mxcol="${c}"` + (nz ? ` data-tapidx="${key(nz.t)}"` : "");
-        const style = nz ? `fill:${tapColor(plan, nz.t)};fill-opacity:0.8` : "fill:#fafbfc";
+        const style = nz ? tapFill(tapColor(plan, nz.t)) : "fill:#fafbfc";
         const label = nz && cw >= 18 ? (plan.nd === 1 ? String(nz.t[0]) : nz.t.join("")) : "";
         parts.push(cellSVG(hd + c * cw, hd + rr * cw, cw, cw, nz ? "nz" : "z", attrs, label, style));
       }
@@ -1235,7 +1270,7 @@
         const o = f - pb;
         const keptEdge = o >= 0 && o < out;
         parts.push(
-          `<line class="edge${keptEdge ? "" : " faint"}" data-ge="${j}|${t}" data-geo="${o}" x1="${xin(j)}" y1="${yTop + rad}" x2="${xout(f)}" y2="${yBot - rad}" stroke="${TAP_COLORS[t % TAP_COLORS.length]}"${keptEdge ? "" : ' stroke-dasharray="3 3"'}/>`
+          `<line class="edge${keptEdge ? "" : " faint"}" data-ge="${j}|${t}" data-geo="${o}" x1="${xin(j)}" y1="${yTop + rad}" x2="${xout(f)}" y2="${yBot - rad}" stroke="${tapColorFlat(t, k)}"${keptEdge ? "" : ' stroke-dasharray="3 3"'}/>`
         );
       }
     }
@@ -1253,7 +1288,7 @@
     parts.push(`<text class="lbl" x="4" y="${yTop + 4}" style="font-size:12px">${sym.pin}</text>`);
     parts.push(`<text class="lbl" x="4" y="${yBot + 4}" style="font-size:12px">${sym.pout}</text>`);
     const legend = range(Math.min(k, 12))
-      .map((t, n) => `<g><rect x="${x0 + n * 46}" y="${yBot + rad + 10}" width="12" height="4" fill="${TAP_COLORS[t % TAP_COLORS.length]}"/><text class="lbl" x="${x0 + n * 46 + 16}" y="${yBot + rad + 14}" style="font-size:10px">w${t}</text></g>`)
+      .map((t, n) => `<g><rect x="${x0 + n * 46}" y="${yBot + rad + 10}" width="12" height="4" fill="${tapColorFlat(t, k)}"/><text class="lbl" x="${x0 + n * 46 + 16}" y="${yBot + rad + 14}" style="font-size:10px">w${t}</text></g>`)
       .join("");
     const w = Math.max(xout(F - 1), xin(nIn - 1)) + rad + 10;
     box.innerHTML =
