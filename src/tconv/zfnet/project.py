@@ -115,10 +115,23 @@ def _gather_window(t: Tensor, owner: Tensor, start: Tensor, size: tuple[int, int
     return view[owner, :, start[:, 0] + lo[0], start[:, 1] + lo[1]]  # (S, C, h, w)
 
 
-def _move_window(r: Tensor, start: Tensor, new_start: Tensor, size: tuple[int, int]) -> Tensor:
-    """Re-cut a batch of windows: same absolute positions, new starts and size; uncovered positions are 0."""
-    owner = torch.arange(r.shape[0], device=r.device)
-    return _gather_window(r, owner, new_start - start, size)
+def _move_window(
+    r: Tensor, start: Tensor, new_start: Tensor, size: tuple[int, int], out: Tensor | None = None
+) -> Tensor:
+    """Re-cut a batch of windows: same absolute positions, new starts and size; uncovered positions are 0.
+
+    One slice copy per seed: cheaper than padding the whole batch for a gather when the new window is large.
+    ``out``, when given, is a zero-filled destination of the right shape.
+    """
+    out = r.new_zeros(r.shape[0], r.shape[1], *size) if out is None else out
+    h, w = r.shape[-2:]
+    for s_, ((a0, a1), (b0, b1)) in enumerate(zip(start.tolist(), new_start.tolist(), strict=True)):
+        # absolute rows covered by both windows
+        y0, y1 = max(a0, b0), min(a0 + h, b0 + size[0])
+        x0, x1 = max(a1, b1), min(a1 + w, b1 + size[1])
+        if y1 > y0 and x1 > x0:
+            out[s_, :, y0 - b0 : y1 - b0, x0 - b1 : x1 - b1] = r[s_, :, y0 - a0 : y1 - a0, x0 - a1 : x1 - a1]
+    return out
 
 
 def _crop_to_map(r: Tensor, start: Tensor, n: tuple[int, int]) -> tuple[Tensor, Tensor]:
@@ -239,15 +252,27 @@ class _MaxPool:
         trace.switches[i] = idx
         return y
 
+    @staticmethod
+    def last_writers(switches: Tensor, n: tuple[int, int]) -> Tensor:
+        """Which pooled outputs ``nn.MaxUnpool2d`` lets win: the last one, in raster order, pointing at each switch.
+
+        Overwriting unpooling writes every pooled value to its switch, later ones over earlier ones, so the value
+        that stays at a switch is its last writer's. It is therefore a *summing* unpool of the values masked to the
+        last writers -- and the mask depends on the switches alone, so it is computed once per image, not per seed.
+        """
+        flat = switches.flatten(2)
+        order = torch.arange(flat.shape[-1], device=flat.device).expand_as(flat)
+        last = torch.full((*flat.shape[:2], n[0] * n[1]), -1, dtype=flat.dtype, device=flat.device)
+        last.scatter_reduce_(2, flat, order, "amax")
+        return (last.gather(2, flat) == order).view_as(switches)
+
     def mirror(self, r: Tensor, start: Tensor, ctx: _MirrorContext, i: int) -> tuple[Tensor, Tensor]:
-        n, m = ctx.trace.sizes[i], ctx.trace.sizes[i + 1]
-        if ctx.unpool == "overwrite":
-            # The last pooled output (raster order) that points at a switch wins, zeros included: widen the window
-            # by the outputs whose pooling windows overlap it, so that their zeros are written too.
-            margin = [(di * (ki - 1)) // si for ki, si, di in zip(self.kernel, self.stride, self.dilation, strict=True)]
-            r = F.pad(r, (margin[1], margin[1], margin[0], margin[0]))
-            start = start - torch.tensor(margin, device=start.device)
+        n = ctx.trace.sizes[i]
         size = tuple(r.shape[-2:])
+        if ctx.unpool == "overwrite":
+            if i not in ctx.trace.last_writers:
+                ctx.trace.last_writers[i] = self.last_writers(ctx.trace.switches[i], n)
+            r = r * _gather_window(ctx.trace.last_writers[i], ctx.owner, start, size)
         switches = _gather_window(ctx.trace.switches[i], ctx.owner, start, size)  # flat indices into n
         in_start, in_size = _reach(start, size, self.kernel, self.stride, self.dilation, self.padding)
         local = (switches // n[1] - in_start[:, 0, None, None, None]) * in_size[1] + (
@@ -255,17 +280,8 @@ class _MaxPool:
         )
         # Outside the map r is 0 and the gathered switch a padding 0: keep its local index in range (it adds 0).
         local = local.clamp(0, in_size[0] * in_size[1] - 1).flatten(2)
-        values = r.flatten(2)
         out = torch.zeros(*r.shape[:2], in_size[0] * in_size[1], dtype=r.dtype, device=r.device)
-        if ctx.unpool == "sum":
-            out.scatter_add_(2, local, values)
-        else:
-            _, vr = _axis_rows(start[:, 0], size[0], m[0])
-            _, vc = _axis_rows(start[:, 1], size[1], m[1])
-            order = torch.arange(size[0] * size[1], device=r.device).view(1, 1, -1).expand_as(local)
-            order = torch.where((vr[:, :, None] & vc[:, None, :]).view(len(r), 1, -1), order, -1)
-            winner = torch.full(out.shape, -1, device=r.device).scatter_reduce_(2, local, order, "amax")
-            out = torch.where(winner >= 0, values.gather(2, winner.clamp(min=0)), out)
+        out.scatter_add_(2, local, r.flatten(2))
         return _crop_to_map(out.view(*r.shape[:2], *in_size), in_start, n)
 
 
@@ -324,6 +340,7 @@ class Trace:
     switches: dict[int, Tensor] = field(default_factory=dict)
     signs: dict[int, Tensor] = field(default_factory=dict)
     keep_signs: bool = False
+    last_writers: dict[int, Tensor] = field(default_factory=dict)  # for unpool="overwrite", made on first use
 
 
 @dataclass
@@ -540,17 +557,12 @@ class Mirror:
             chans.append(step.weight.shape[0] if isinstance(step, _Conv) else chans[-1])
         return chans
 
-    def window_elements(self, image_shape: tuple[int, int, int], unpool: str = "sum") -> int:
+    def window_elements(self, image_shape: tuple[int, int, int]) -> int:
         """The largest per-seed tensor of the mirror, in elements (to size the chunks)."""
         sizes, chans = self.sizes(tuple(image_shape[1:])), self.channels(image_shape[0])
         size, worst = (1, 1), chans[-1]
         for i in reversed(range(len(self.steps))):
             step = self.steps[i]
-            if isinstance(step, _MaxPool) and unpool == "overwrite":
-                size = tuple(
-                    w + 2 * ((d * (k - 1)) // s)
-                    for w, k, s, d in zip(size, step.kernel, step.stride, step.dilation, strict=True)
-                )
             if isinstance(step, (_Conv, _MaxPool, _AvgPool)):
                 dil = (1, 1) if isinstance(step, _AvgPool) else step.dilation
                 full = tuple(
@@ -605,7 +617,7 @@ class Mirror:
 
     # -- backward ---------------------------------------------------------------------------------------------
     def _mirror_chunk(
-        self, trace: Trace, owner: Tensor, channels: Tensor, positions: Tensor, rule: str, unpool: str
+        self, trace: Trace, owner: Tensor, channels: Tensor, positions: Tensor, rule: str, unpool: str, out: Tensor
     ) -> Tensor:
         acts = trace.activations
         r = torch.zeros(len(owner), acts.shape[1], 1, 1, dtype=acts.dtype, device=acts.device)
@@ -614,7 +626,7 @@ class Mirror:
         ctx = _MirrorContext(trace, owner, rule, unpool)
         for i in reversed(range(len(self.steps))):
             r, start = self.steps[i].mirror(r, start, ctx, i)
-        return _move_window(r, start, torch.zeros_like(start), trace.sizes[0])
+        return _move_window(r, start, torch.zeros_like(start), trace.sizes[0], out)
 
     def _gradient_chunk(self, trace: Trace, owner: Tensor, channels: Tensor, positions: Tensor) -> Tensor:
         x = trace.images[owner].detach().clone().requires_grad_(True)
@@ -643,9 +655,9 @@ class Mirror:
         if method in ("guided", "saliency") and not trace.signs and any(isinstance(s, _ReLU) for s in self.steps):
             raise ConfigError("method", method, "needs a trace made with signs=True")
         shape = tuple(trace.images.shape[1:])
-        per_seed = self.gradient_elements(shape) if method == "gradient" else self.window_elements(shape, unpool)
+        per_seed = self.gradient_elements(shape) if method == "gradient" else self.window_elements(shape)
         chunk = max(1, max_elements // per_seed)
-        out = torch.empty(len(owner), *trace.images.shape[1:], dtype=trace.images.dtype, device=trace.images.device)
+        out = torch.zeros(len(owner), *trace.images.shape[1:], dtype=trace.images.dtype, device=trace.images.device)
         spans = [(a, min(a + chunk, len(owner))) for a in range(0, len(owner), chunk)]
         with _progress(progress and len(spans) > 1, f"{method} projections", len(spans)) as advance:
             for a, b in spans:
@@ -654,7 +666,7 @@ class Mirror:
                     out[a:b] = self._gradient_chunk(*args)
                 else:
                     with torch.no_grad():
-                        out[a:b] = self._mirror_chunk(*args, method, unpool)
+                        self._mirror_chunk(*args, method, unpool, out[a:b])
                 advance()
         return out
 
