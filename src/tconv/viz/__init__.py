@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .animate import FORMATS, animate, contact_sheet, frame_canvas, render_frames, save_animation
 from .frames import OPS, VIEWS, Frame, Grid, Scene, animation_plan, example_values, scene
-from .gallery import CASES, Case, build_gallery, render_case
+from .gallery import CASES, Case, _params, build_gallery, render_case
 from .graph import PANELS, graph_edges, graph_figure
 from .matrix import matrix_figure
 
@@ -85,10 +85,11 @@ def tour_section(out_dir: Path, quick: bool = True):  # noqa: ANN201 - returns t
     ]
     for case in chosen:
         path = folder / case.filename
-        width = 640 if case.kind != "animation" else 520
+        # at natural size (the page caps it at its width): the frames' text is drawn for 1:1 pixels
         parts.append(
-            f"<figure style='display:inline-block;vertical-align:top;margin:.4em'>{img_tag(path, case.title, width)}"
-            f"<figcaption><b>{html.escape(case.title)}</b></figcaption></figure>"
+            f"<figure style='display:inline-block;vertical-align:top;margin:.4em;max-width:100%'>"
+            f"{img_tag(path, case.title)}<figcaption><b>{html.escape(case.title)}</b> — "
+            f"{html.escape(_params(case))}</figcaption></figure>"
         )
     rows = [[c.title, c.kind, c.view if c.kind == "animation" else "", "yes" if c.numbers else ""] for c in CASES]
     link = "gallery/index.html"

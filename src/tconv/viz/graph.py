@@ -164,13 +164,13 @@ def _notes(plan: Plan, panel: str) -> str:
     elif panel == "transposed":
         if s > 1:
             notes.append(f"{s - 1} zero{'s' if s > 2 else ''} inserted between inputs")
-        if op:
-            notes.append(f"output_padding {op}: zeros after the last input")
         if pb or pa:
-            notes.append(f"padding crops {pb} + {pa} outputs (dashed)")
+            notes.append(f"padding crops {pb} output{'s' if pb != 1 else ''} before, {pa} after (dashed)")
+        if op:
+            notes.append(f"output_padding {op}: {op} more at the end (zeros after the last input)")
     else:
         eb, ea = plan.equivalent_conv.pad[0]
-        notes.append(f"padding d(k−1)−p = {eb} before, {ea} after")
+        notes.append(f"padding d(k−1)−p = {eb} before" + (f", d(k−1)−p+op = {ea} after" if op else f", {ea} after"))
         notes.append("dashed edges carry zeros")
     return "; ".join(notes)
 
