@@ -15,7 +15,8 @@ mapping as :mod:`tconv.geometry`:
   rules; pointwise layers (activations, normalization, dropout) keep positions.
 
 The model is traced with :func:`torch.fx.symbolic_trace` (a model fx cannot trace falls back to forward hooks, which
-only works for a plain chain of layers), and sizes are found with fake tensors, so no real activation is computed.
+only works for a plain chain of layers), and sizes are found on storage-less "meta" tensors, so no real activation
+is computed.
 Where the graph branches (residual additions, concatenations), a unit's field is the union of its paths' fields.
 
 Two views are offered:
@@ -441,13 +442,59 @@ def _function_rels(target: Any, args: tuple, kwargs: dict, n_in, n_out, arg_shap
     return None
 
 
+_SHAPE_KEEPING_MODULES = tuple(m for m in _POINTWISE_MODULES if m is not nn.GLU)
+_SHAPE_KEEPING_FUNCTIONS = {
+    torch.relu, torch.sigmoid, torch.tanh, F.relu, F.relu6, F.leaky_relu, F.elu, F.selu, F.celu, F.gelu, F.silu,
+    F.mish, F.hardtanh, F.hardswish, F.hardsigmoid, F.softplus, F.softsign, F.sigmoid, F.tanh, F.dropout,
+    F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout, F.logsigmoid,
+}  # fmt: skip
+_SHAPE_KEEPING_METHODS = {"relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "contiguous", "clone", "detach"}
+
+
 class _ShapeRecorder(torch.fx.Interpreter):
-    """Run the graph (on fake tensors) and record each node's output shape in ``node.meta["tconv_shape"]``."""
+    """Run the graph and record each node's output shape in ``node.meta["tconv_shape"]``.
+
+    With ``meta=True`` every parameter and buffer is swapped for a storage-less "meta" tensor on the fly, so nothing
+    is computed or allocated (and, unlike fake tensors, nothing heavy is imported).
+    """
+
+    def __init__(self, gm: Any, meta: bool) -> None:
+        super().__init__(gm)
+        self.meta = meta
 
     def run_node(self, n: Any) -> Any:
         out = super().run_node(n)
         n.meta["tconv_shape"] = _shape_of(out)
         return out
+
+    def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+        if not self.meta:
+            return super().call_module(target, args, kwargs)
+        mod = self.fetch_attr(target)
+        if isinstance(mod, _SHAPE_KEEPING_MODULES) and len(args) == 1 and isinstance(args[0], torch.Tensor):
+            return args[0]  # same shape; running meta kernels of activations would import torch._dynamo
+        state = {k: _to_meta(v) for k, v in (*mod.named_parameters(), *mod.named_buffers())}
+        return torch.func.functional_call(mod, state, tuple(args), dict(kwargs))
+
+    def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
+        if self.meta and target in _SHAPE_KEEPING_FUNCTIONS and args and isinstance(args[0], torch.Tensor):
+            if not any(isinstance(a, torch.Tensor) for a in (*args[1:], *kwargs.values())):
+                return args[0]
+        return super().call_function(target, args, kwargs)
+
+    def call_method(self, target: Any, args: Any, kwargs: Any) -> Any:
+        if self.meta and target in _SHAPE_KEEPING_METHODS and args and isinstance(args[0], torch.Tensor):
+            if not any(isinstance(a, torch.Tensor) for a in (*args[1:], *kwargs.values())):
+                return args[0]
+        return super().call_method(target, args, kwargs)
+
+    def get_attr(self, target: Any, args: Any, kwargs: Any) -> Any:
+        value = super().get_attr(target, args, kwargs)
+        return _to_meta(value) if self.meta and isinstance(value, torch.Tensor) else value
+
+
+def _to_meta(t: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(t, device="meta")
 
 
 def _shape_of(v: Any) -> Any:
@@ -462,25 +509,31 @@ def _one_line(exc: BaseException) -> str:
     """The root cause of an exception, on one line."""
     while exc.__cause__ is not None:
         exc = exc.__cause__
-    text = " ".join(str(exc).split())
+    text = " ".join(str(exc).split()).split(" While executing ")[0]
     return f"{type(exc).__name__}: {text[:300]}"
 
 
 def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[_Node], dict[Any, int]]:
     """Trace ``model`` into a list of :class:`_Node` in execution order, and a map module -> node index."""
-    from torch._subclasses.fake_tensor import FakeTensorMode  # noqa: PLC0415
-
     nd = len(input_shape) - 2
     try:
         gm = torch.fx.symbolic_trace(model)
     except Exception:  # noqa: BLE001 - anything fx cannot trace: fall back to hooks on a plain chain
         return _trace_hooks(model, input_shape)
-    fake = FakeTensorMode(allow_non_fake_inputs=True)
     try:
         with torch.no_grad():
-            _ShapeRecorder(gm).run(fake.from_tensor(torch.empty(input_shape)))
-    except Exception as exc:  # noqa: BLE001
-        raise ConfigError("input_shape", input_shape, f"does not fit the model: {_one_line(exc)}") from None
+            _ShapeRecorder(gm, meta=True).run(torch.empty(input_shape, device="meta"))
+    except Exception as exc:  # noqa: BLE001 - e.g. a tensor created inside forward: retry with fake tensors
+        if not any(w in _one_line(exc).lower() for w in ("meta", "device", "not implemented")):
+            raise ConfigError("input_shape", input_shape, f"does not fit the model: {_one_line(exc)}") from None
+        from torch._subclasses.fake_tensor import FakeTensorMode  # noqa: PLC0415
+
+        fake = FakeTensorMode(allow_non_fake_inputs=True)
+        try:
+            with torch.no_grad():
+                _ShapeRecorder(gm, meta=False).run(fake.from_tensor(torch.empty(input_shape)))
+        except Exception:  # noqa: BLE001
+            raise ConfigError("input_shape", input_shape, f"does not fit the model: {_one_line(exc)}") from None
 
     nodes: list[_Node] = []
     index: dict[Any, int] = {}  # fx node -> our index
@@ -872,8 +925,18 @@ def receptive_field_box(
     """
     model = _check_model(model)
     shape = _check_input_shape(input_shape)
-    nd = len(shape) - 2
+    return _boxes(model, shape, [(layer, position)])[0]
+
+
+def _boxes(model: nn.Module, shape: tuple[int, ...], requests: Sequence[tuple[Any, Any]]) -> list[RFBox]:
+    """Several (layer, position) boxes from one trace of the model."""
     nodes, by_module = _trace(model, shape)
+    theo = _theoretical(nodes, shape[2:])
+    return [_box(model, nodes, by_module, theo, shape, layer, position) for layer, position in requests]
+
+
+def _box(model, nodes, by_module, theo, shape, layer, position) -> RFBox:
+    nd = len(shape) - 2
     ti = _resolve_layer(model, nodes, by_module, layer)
     tnode = nodes[ti]
     if tnode.size is None or not tnode.depends:
@@ -922,7 +985,6 @@ def receptive_field_box(
         start, stop = tuple(ix[0] for ix in indices), tuple(ix[-1] + 1 for ix in indices)
     else:
         start, stop, indices = (0,) * nd, (0,) * nd, ((),) * nd
-    theo = _theoretical(nodes, in_size)
     t_start, t_stop = [], []
     for d in range(nd):
         lo, hi, a = theo[ti][d]
@@ -935,9 +997,16 @@ def receptive_field_box(
 # figures and the tour
 # ----------------------------------------------------------------------------------------------------------------
 def draw_fields(
-    image: np.ndarray, boxes: Sequence[tuple[str, RFBox]], title: str = "", ax: Any = None
+    image: np.ndarray,
+    boxes: Sequence[tuple[str, RFBox]],
+    title: str = "",
+    ax: Any = None,
+    legend: bool = True,
 ) -> Any:  # -> matplotlib Figure
-    """Draw receptive-field boxes (label, box) over an ``(H, W[, 3])`` image; returns the matplotlib Figure."""
+    """Draw receptive-field boxes ``(label, box)`` over an ``(H, W[, 3])`` image; returns the matplotlib Figure.
+
+    Solid: the field clipped to the image; dashed: the theoretical field where it reaches into the padding.
+    """
     import matplotlib.pyplot as plt  # noqa: PLC0415
     from matplotlib.patches import Rectangle  # noqa: PLC0415
 
@@ -946,35 +1015,42 @@ def draw_fields(
     else:
         fig = ax.figure
     ax.imshow(image)
-    colors = plt.get_cmap("plasma")(np.linspace(0.05, 0.9, max(len(boxes), 1)))
+    colors = plt.get_cmap("plasma")(np.linspace(0.05, 0.88, max(len(boxes), 1)))
     h, w = image.shape[:2]
     for (label, box), c in zip(boxes, colors, strict=False):
         (y0, x0), (y1, x1) = box.theoretical_start, box.theoretical_stop
-        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=1.2, ls="--", ec=c, alpha=0.8))
+        if (y0, x0, y1, x1) != (*box.start, *box.stop):
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=1.1, ls="--", ec=c))
         (y0, x0), (y1, x1) = box.start, box.stop
-        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=2.2, ec=c, label=label))
-    pad = 0.35 * max(h, w)
-    lows = [min(b.theoretical_start[k] for _, b in boxes) for k in range(2)] if boxes else [0, 0]
-    highs = [max(b.theoretical_stop[k] for _, b in boxes) for k in range(2)] if boxes else [h, w]
-    ax.set_xlim(max(lows[1], -pad) - 1, min(highs[1], w + pad))
-    ax.set_ylim(min(highs[0], h + pad), max(lows[0], -pad) - 1)
-    ax.set_title(title, fontsize=11)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=2.0, ec=c, label=label))
+    lo = [min([0, *(b.theoretical_start[k] for _, b in boxes)]) for k in range(2)]
+    hi = [max([n, *(b.theoretical_stop[k] for _, b in boxes)]) for k, n in enumerate((h, w))]
+    margin = 0.02 * max(h, w)
+    ax.set_xlim(lo[1] - margin - 0.5, hi[1] + margin - 0.5)
+    ax.set_ylim(hi[0] + margin - 0.5, lo[0] - margin - 0.5)
+    ax.add_patch(Rectangle((-0.5, -0.5), w, h, fill=False, lw=0.8, ec="0.3"))
+    ax.set_title(title, fontsize=10)
+    if legend:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     ax.set_xlabel("x (input pixels)")
     ax.set_ylabel("y (input pixels)")
     return fig
 
 
 def _zoo_figure(model: nn.Module, name: str, size: int, image: np.ndarray) -> tuple[Any, list[RFRow]]:
-    rows = receptive_field(model, (1, 3, size, size))
-    picks = [r for r in rows if r.kind != "input" and r.kind != "ReLU"]
-    boxes = []
-    for r in picks:
-        centre = tuple(n // 2 for n in r.output_size)
-        boxes.append(
-            (f"{r.name} ({r.kind}) rf {r.rf[0]}", receptive_field_box(model, (1, 3, size, size), r.name, centre))
-        )
-    fig = draw_fields(image, boxes, title=f"{name}: fields of each layer's centre unit (dashed: beyond the image)")
+    """Two panels: every layer's centre unit, and every layer's corner unit (where padding clips the field)."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    shape = (1, 3, size, size)
+    rows = receptive_field(model, shape)
+    picks = [r for r in rows if r.kind != "input"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.9), layout="constrained")
+    for ax, where in zip(axes, ("centre", "corner"), strict=True):
+        requests = [(r.name, tuple(n // 2 for n in r.output_size) if where == "centre" else (0, 0)) for r in picks]
+        labels = [f"{r.name} ({r.kind}) rf {r.rf[0]}" for r in picks]
+        boxes = list(zip(labels, _boxes(model, shape, requests), strict=True))
+        title = f"{name}: each layer's {where} unit" + (" (dashed: into the padding)" if where == "corner" else "")
+        draw_fields(image, boxes, title=title, ax=ax, legend=where == "corner")
     return fig, rows
 
 
@@ -995,8 +1071,21 @@ def tour_section(out_dir: Path, quick: bool = True) -> Any:
         "size <code>rf</code>, <code>jump</code> (input pixels between neighbouring units) and <code>start</code> "
         "(first input pixel of unit 0, negative inside the padding); <code>tconv.receptive_field_box</code> gives one "
         "unit's exact field clipped to the image. A test back-propagates from single units and checks the non-zero "
-        "gradient region is exactly this box.</p>"
+        "gradient region is exactly this box. Widths are thinned (geometry only matters); weights are seeded.</p>"
     ]
+    seed_net = nn.Sequential(nn.Conv1d(1, 1, 3, padding=1), nn.Conv1d(1, 1, 5, padding=2))
+    seed_rows = receptive_field(seed_net, (1, 1, 16))
+    h8 = receptive_field_box(seed_net, (1, 1, 16), 1, 7)
+    parts.append(
+        "<h3>Seed 000's example: two same-padding convolutions, kernels 3 and 5</h3>"
+        + table_html(
+            ["layer", "rf", "seed 000 says", "field of unit 8 (1-based)"],
+            [
+                ["z (k=3)", seed_rows[1].rf[0], 3, "—"],
+                ["h (k=5)", seed_rows[2].rf[0], 7, f"x_{h8.start[0] + 1} .. x_{h8.stop[0]} (seed: x_5 .. x_11)"],
+            ],
+        )
+    )
     for name, model in (
         ("AlexNet-like", alexnet_like(seed=0, width=0.25)),
         ("VGG16-like", vgg16_like(seed=0, width=1 / 16)),
@@ -1006,7 +1095,8 @@ def tour_section(out_dir: Path, quick: bool = True) -> Any:
             ["layer", "kind", "output", "rf", "jump", "start"],
             [[r.name, r.kind, "×".join(map(str, r.output_size)), r.rf[0], str(r.jump[0]), r.start[0]] for r in rows],
         )
-        parts.append(f"<h3>{name} on a {size}×{size} input</h3><div style='display:flex;gap:1em;flex-wrap:wrap'>")
-        parts.append(f"<div>{table}</div><div>{img_tag(fig, alt=name + ' receptive fields', width=620)}</div></div>")
+        parts.append(f"<h3>{name} on a {size}×{size} input</h3>")
+        parts.append(img_tag(fig, alt=f"{name} receptive fields over an image", width=1000))
+        parts.append(table)
         plt.close(fig)
     return Section("receptive", "Receptive fields", "\n".join(parts))
