@@ -509,11 +509,9 @@ def _gif_bytes(frames: list[np.ndarray], fps: float, hold: int = 3) -> bytes:
     idx = np.unique(np.linspace(0, len(frames) - 1, min(8, len(frames))).astype(int))
     sample = Image.fromarray(tile_arrays([frames[i] for i in idx], 4, gap=0))
     palette = sample.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    pal = palette.getpalette() or []
-    rgb = np.array(pal[: 3 * 128], dtype=int).reshape(-1, 3)
-    white = int(np.argmin(((rgb - 255) ** 2).sum(axis=1)))  # the background must stay pure white
-    pal[3 * white : 3 * white + 3] = [255, 255, 255]
-    palette.putpalette(pal)
+    rgb = np.array(palette.getpalette() or [], dtype=np.uint8).reshape(-1, 3)
+    rgb[(rgb >= 248).all(axis=1)] = 255  # near-whites become white: the background stays pure white
+    palette.putpalette(rgb.ravel().tolist())
     images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     ms = int(round(1000 / fps))
     durations = [ms] * (len(images) - 1) + [ms * hold]
