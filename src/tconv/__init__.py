@@ -5,7 +5,7 @@
 [1.0, 1.0, 2.0, 1.0, 2.0, 1.0, 1.0]
 """
 
-from . import nn, reference
+from . import nn, reference, zoo
 from .arith import conv_output_size, conv_transpose_output_size, equivalent_conv, inverse_of, solve
 from .errors import ConfigError, ConfigTypeError
 from .geometry import Plan, conv_plan, make_plan, plan_from_sizes
@@ -35,6 +35,7 @@ __all__ = [
     "equivalent_conv",
     "inverse_of",
     "solve",
+    "zoo",
     "receptive_field",
     "receptive_field_box",
     "RFRow",
