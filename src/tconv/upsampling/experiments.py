@@ -21,7 +21,8 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,9 @@ __all__ = [
     "gradient_figure",
     "psnr",
     "torch_threads",
+    "QUICK",
+    "FULL",
+    "run_all",
 ]
 
 TRAIN_IMAGES: tuple[str, ...] = (
@@ -120,7 +124,7 @@ def psnr(pred: np.ndarray | Tensor, target: np.ndarray | Tensor) -> float:
     """
     p = np.clip(np.asarray(pred, dtype=np.float64), 0, 1)
     mse = float(np.mean((p - np.asarray(target, dtype=np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+    return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -596,7 +600,7 @@ def gradient_checkerboards(
     ``uniform_ratio`` — the max/min of the count map of the transposed stack (what all-equal weights would give);
     ``example`` — seed 0's gradient.
 
-    >>> r = gradient_checkerboards(np.ones((32, 32), np.float32), seeds=1, channels=2)
+    >>> r = gradient_checkerboards(np.random.default_rng(0).random((32, 32), np.float32), seeds=1, channels=2)
     >>> r["k3s2"]["energy"].shape, r["k3s2"]["uniform_ratio"]
     ((8, 8), 25.0)
     """
@@ -620,7 +624,7 @@ def gradient_checkerboards(
             pat = interior_pattern(stack, dims=2)
             out[name] = {
                 "score": ripple(energy, period),
-                "energy": tile / tile.mean(),
+                "energy": tile / tile.mean() if tile.mean() > 0 else tile,
                 "uniform_ratio": float(pat.max() / pat.min()) if pat.min() > 0 else float("inf"),
                 "example": grads[0],
             }
@@ -654,3 +658,64 @@ def gradient_figure(results: dict[str, dict[str, Any]]) -> Any:
         "(d) gradients of three stacked strided convolutions (random weights, ReLU) w.r.t. the input", fontsize=10
     )
     return fig
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# everything, written to a folder (used by the tour and the CLI)
+# ----------------------------------------------------------------------------------------------------------------
+#: the tour's quick settings (well under a minute on two idle cores) and the full ones (a few minutes)
+QUICK = SRConfig(steps=200, batch=16, n_train=1024, n_test=256)
+FULL = SRConfig()
+
+
+def run_all(out_dir: str | Path, quick: bool = True, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """Run experiments (a)-(d) and the overlap table; write their figures and ``results.json`` into ``out_dir``.
+
+    Returns the JSON-ready results (configuration, seed, numbers and timings) with the figure paths.
+    """
+    from ..files import save_figure, write_json  # noqa: PLC0415
+    from .overlap import overlap_figure, overlap_table  # noqa: PLC0415
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = replace(QUICK if quick else FULL, seed=seed)
+    timings: dict[str, float] = {}
+    figs: dict[str, str] = {}
+
+    def fig(name: str, f: Any) -> None:
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        figs[name] = str(save_figure(f, out / f"{name}.png"))
+        plt.close(f)
+
+    t = time.perf_counter()
+    table = overlap_table()
+    fig("overlap", overlap_figure())
+    timings["overlap"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    fig("comparison", comparison_figure(compare_on_image("camera", 2, seed)))
+    timings["comparison"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    sr = run_super_resolution(cfg, progress=progress)
+    fig("init_vs_trained", init_vs_trained_figure(sr))
+    fig("super_resolution", sr_figure(sr))
+    timings["super_resolution"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    grads = gradient_checkerboards("camera", seeds=8 if quick else 16)
+    fig("gradients", gradient_figure(grads))
+    timings["gradients"] = time.perf_counter() - t
+
+    results = {
+        "quick": quick,
+        "seed": seed,
+        "overlap_table": [s.as_dict() for s in table],
+        "super_resolution": sr.to_json(),
+        "gradients": {k: {"score": v["score"], "uniform_ratio": v["uniform_ratio"]} for k, v in grads.items()},
+        "timings_s": timings,
+        "figures": figs,
+    }
+    write_json(out / "results.json", results)
+    return results

@@ -396,17 +396,20 @@ def overlap_table(cases: Sequence[Layer] = COMMON_CASES) -> list[OverlapStats]:
 # figure
 # ----------------------------------------------------------------------------------------------------------------
 def overlap_figure(
-    layers: Sequence[Layer] | None = None, in_size: int = 6, stack: Layer | None = None, stack2: Layer | None = None
+    layers: Sequence[Layer] | None = None,
+    in_size: int = 6,
+    stacks: Sequence[Sequence[Layer]] | None = None,
+    stack_in_size: int = 4,
 ) -> Any:
-    """Count maps: a 1-D bar row per layer, 2-D maps, two stacks of three, and seed 002's halving fix (k7 s4).
+    """Count maps: a 1-D bar row and a 2-D map per layer, 2-D maps of stacks, and seed 002's halving fix (k7 s4).
 
-    Returns a matplotlib Figure.
+    Defaults: five common layers, and stacks of three k3 s2 (uneven, compounding) and three k4 s2 p1 (flat inside,
+    uneven borders). Returns a matplotlib Figure.
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     layers = list(layers or [Layer(2, 2), Layer(3, 2, 1, 1, 1), Layer(4, 2, 1), Layer(5, 2, 2, 1, 1), Layer(7, 4)])
-    stack = stack or Layer(3, 2, 1, 1, 1)
-    stack2 = stack2 or Layer(4, 2, 1)
+    stacks = [list(st) for st in (stacks or [[Layer(3, 2, 1, 1, 1)] * 3, [Layer(4, 2, 1)] * 3])]
     fig = plt.figure(figsize=(13, 2.1 * len(layers) + 3.4), layout="constrained")
     grid = fig.add_gridspec(len(layers) + 1, 3, width_ratios=[3.2, 1.3, 1.3])
     for i, layer in enumerate(layers):
@@ -430,13 +433,15 @@ def overlap_figure(
         ax2.set_yticks([])
         fig.colorbar(im, ax=ax2, shrink=0.85)
     n = len(layers)
-    placements = [(slice(0, n // 2), stack), (slice(n // 2, n), stack2)] if n >= 2 else [(slice(0, 1), stack)]
-    for rows, st in placements:
-        ax3 = fig.add_subplot(grid[rows, 2])
-        cs = count_map([st] * 3, 4, dims=2)
+    stacks = stacks[:n]
+    bounds = np.linspace(0, n, len(stacks) + 1).round().astype(int)
+    for i, st in enumerate(stacks):
+        ax3 = fig.add_subplot(grid[bounds[i] : max(bounds[i + 1], bounds[i] + 1), 2])
+        cs = count_map(st, stack_in_size, dims=2)
         im3 = ax3.imshow(cs, cmap="viridis", vmin=0, interpolation="nearest")
+        name = " -> ".join(str(x) for x in st) if len(set(st)) > 1 else f"{len(st)} x {st[0]}"
         ax3.set_title(
-            f"stack of three {st}, 4x4 inputs\n(interior max/min {_ratio(interior_pattern([st] * 3, 2)):g})",
+            f"stack {name}, {stack_in_size}x{stack_in_size} in\n(interior max/min {_ratio(interior_pattern(st, 2)):g})",
             fontsize=10,
         )
         ax3.set_xticks([])

@@ -194,7 +194,10 @@ def tconv_padding(kernel_size: int, factor: int) -> tuple[int, int]:
     k = _check_int("kernel_size", kernel_size, 1)
     f = _check_int("factor", factor, 1)
     p = max(0, math.ceil((k - f) / 2))
-    return p, 2 * p - (k - f)
+    op = 2 * p - (k - f)
+    if op >= f:
+        raise ConfigError("output_padding", op, f"would be needed for kernel {k} and factor {f}, but must be < {f}")
+    return p, op
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -352,7 +355,7 @@ def make_upsampler(
     if not isinstance(method, str) or method not in METHODS:
         raise ConfigError("method", method, f"must be one of {METHODS}")
     channels = _check_int("channels", channels, 1)
-    factor = _check_int("factor", factor, 1)
+    factor = _check_int("factor", factor, 2)
     if kernel_size is not None:
         kernel_size = _check_int("kernel_size", kernel_size, 1)
     if pool_kernel is not None:

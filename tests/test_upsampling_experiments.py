@@ -1,0 +1,132 @@
+"""tconv.upsampling experiments, CLI and tour section, on tiny configurations (seconds, not minutes)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from typer.testing import CliRunner
+
+from tconv.cli import app
+from tconv.errors import ConfigError
+from tconv.upsampling import experiments as ex
+
+TINY = ex.SRConfig(
+    steps=3, batch=4, n_train=16, n_test=8, channels=4, train_images=("coins", "page"), test_images=("camera",)
+)
+
+
+def test_compare_on_image_reconstructions() -> None:
+    img = np.random.default_rng(0).random((12, 16)).astype(np.float32)
+    out = ex.compare_on_image(img, factor=2)
+    assert list(out) == [
+        "original",
+        "pooled",
+        "unpool",
+        "copy",
+        "bilinear",
+        "tconv k3 (least squares)",
+        "tconv k4 (least squares)",
+        "tconv k3 (random init)",
+    ]
+    x = torch.from_numpy(img)[None, None]
+    pooled = F.max_pool2d(x, 2)
+    np.testing.assert_array_equal(out["pooled"], pooled[0, 0].numpy())
+    np.testing.assert_array_equal(out["copy"], F.interpolate(pooled, scale_factor=2, mode="nearest")[0, 0].numpy())
+    # unpooling keeps the original value exactly where the max was, and zeros elsewhere
+    kept = out["unpool"] != 0
+    assert kept.sum() == pooled.numel() and np.array_equal(out["unpool"][kept], img[kept])
+    # the least-squares kernel is at least as close as any other kernel, e.g. the nearest one (k3 can't hold it,
+    # k4 can: ones in the centre 2x2)
+    assert ex.psnr(out["tconv k4 (least squares)"], img) >= ex.psnr(out["copy"], img) - 1e-6
+    with pytest.raises(ConfigError, match="image"):
+        ex.compare_on_image(np.zeros((5, 6), np.float32))
+    with pytest.raises(ConfigError, match="image"):
+        ex.load_gray("no_such_photo")
+
+
+def test_super_resolution_runs_are_reproducible_and_scored() -> None:
+    runs = [ex.SRRun("nearest", "nearest"), ex.SRRun("unpool", "unpool"), ex.SRRun("tconv k3", "tconv")]
+    a = ex.run_super_resolution(TINY, runs, progress=False)
+    b = ex.run_super_resolution(TINY, runs, progress=False)
+    strip = ("train_seconds", "train_cpu_seconds")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in a.rows] == [
+        {k: v for k, v in r.items() if k not in strip} for r in b.rows
+    ]
+    rows = {r["label"]: r for r in a.rows}
+    assert rows["nearest"]["flat_ripple"] == 0.0 and rows["nearest"]["flat_ripple_init"] == 0.0
+    assert rows["unpool"]["flat_ripple_init"] > 1e-3  # a flat image unpooled is a grid of dots
+    assert rows["tconv k3"]["params"] == 4 * 4 * 9 + 4 and rows["nearest"]["params"] == 0
+    assert all(np.isfinite(r["psnr"]) and r["phase_mse_ratio"] >= 1 for r in a.rows)
+    assert a.snapshots["tconv k3"]["view_trained"].shape == (64, 64)
+    js = json.loads(json.dumps(a.to_json()))
+    assert js["config"]["seed"] == 0 and len(js["rows"]) == 3
+    with pytest.raises(ConfigError, match="patch"):
+        ex.SRConfig(patch=31)
+    with pytest.raises(ConfigError, match="steps"):
+        ex.SRConfig(steps=0)
+
+
+def test_gradient_checkerboards_control_is_flatter() -> None:
+    img = np.random.default_rng(1).random((64, 64)).astype(np.float32)
+    res = ex.gradient_checkerboards(img, seeds=4, channels=4)
+    assert set(res) == set(ex.GRADIENT_NETS)
+    assert res["k3s2"]["uniform_ratio"] == 25.0 and res["k4s2"]["uniform_ratio"] == 1.0
+    assert res["k3s2"]["score"] > res["k3s1+pool"]["score"]
+    assert res["k3s2"]["energy"].shape == (8, 8) and res["k3s2"]["energy"].mean() == pytest.approx(1.0)
+
+
+def test_torch_threads_restores() -> None:
+    before = torch.get_num_threads()
+    with ex.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+runner = CliRunner()
+
+
+def test_cli_overlap() -> None:
+    r = runner.invoke(app, ["upsample", "overlap", "k7s4"])
+    assert r.exit_code == 0, r.output
+    assert "[2, 2, 2, 1]" in r.output and "max/min: 2" in r.output
+    r = runner.invoke(app, ["upsample", "overlap", "k3s2", "k3s2", "--dims", "2", "--in", "3", "--json"])
+    data = json.loads(r.output)
+    assert data["interior_max_over_min"] == 9.0 and len(data["count_map"]) == 15
+    r = runner.invoke(app, ["upsample", "overlap", "--table", "--json"])
+    assert {row["layer"] for row in json.loads(r.output)} >= {"k3s2p1o1", "k4s2p1", "k7s4p2o1"}
+    for bad in (["k3x2"], ["k0s2"], ["k3s2", "--dims", "3"], []):
+        r = runner.invoke(app, ["upsample", "overlap", *bad])
+        assert r.exit_code == 2 and "error:" in r.output and "Traceback" not in r.output
+
+
+def test_cli_compare_and_train(tmp_path, monkeypatch) -> None:
+    r = runner.invoke(app, ["upsample", "compare", "--out", str(tmp_path / "c.png"), "--json"])
+    assert r.exit_code == 0, r.output
+    scores = json.loads(r.output)["psnr_db"]
+    assert scores["tconv k4 (least squares)"] > scores["bilinear"] > scores["unpool"]
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+    monkeypatch.setattr(ex, "QUICK", TINY)
+    r = runner.invoke(app, ["upsample", "train", "--out", str(tmp_path / "t"), "--method", "bilinear"])
+    assert r.exit_code == 0, r.output
+    assert "bilinear, no network" in r.output and (tmp_path / "t" / "results.json").exists()
+    r = runner.invoke(app, ["upsample", "train", "--method", "nope"])
+    assert r.exit_code == 2
+
+
+def test_tour_section(tmp_path, monkeypatch) -> None:
+    from tconv.upsampling import tour_section
+
+    monkeypatch.setattr(ex, "QUICK", replace(TINY, steps=2))
+    section = tour_section(tmp_path, quick=True)
+    assert section.id == "upsampling"
+    for needle in ("k3s2p1o1", "pixel shuffle ICNR", "bilinear, no network", "k3s1+pool", "<img"):
+        assert needle in section.html
+    res = json.loads((tmp_path / "upsampling" / "results.json").read_text())
+    assert res["quick"] is True and res["seed"] == 0 and len(res["super_resolution"]["rows"]) == len(ex.SR_RUNS)
+    for name in ("overlap", "comparison", "init_vs_trained", "super_resolution", "gradients"):
+        assert (tmp_path / "upsampling" / f"{name}.png").exists()
