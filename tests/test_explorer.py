@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from _explorer_cases import call_text, plan_summary, python_result, random_config, to_ui
 from tconv.cli import app
+from tconv.errors import ConfigError
 from tconv.explorer import ASSETS, EXAMPLES, asset_dir, build_page, tour_section, write_page
 
 
@@ -142,3 +143,46 @@ def test_javascript_arithmetic_matches_python_under_node():
         for k, pairs in res["reach"].items():
             assert pairs == _as_lists(plan.reached(tuple(int(v) for v in k.split(",")))), (cfg, k)
     assert 300 < n_err < 900  # both valid and broken configurations were compared
+
+
+SOLVE_DRIVER = r"""
+const fs = require("fs");
+require(process.argv[1]);
+const t = globalThis.tconv;
+const cases = JSON.parse(fs.readFileSync(0, "utf8"));
+process.stdout.write(JSON.stringify(cases.map((a) => {
+  try { return t.solve(...a); } catch (e) { return e.message; }
+})));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (the browser tests still run)")
+def test_javascript_solve_matches_arith_solve():
+    arith = pytest.importorskip("tconv.arith")
+    rng = random.Random(7)
+    cases = []
+    for n in range(300):
+        i, o = rng.randint(1, 40), rng.randint(1, 80)
+        if n % 25 == 0:  # broken bounds: the messages must match too
+            i, o = rng.choice([(0, 5), (5, 0), (-3, 4)])
+        args = [i, o, rng.random() < 0.6, rng.randint(1, 9), rng.randint(1, 5), rng.randint(1, 3)]
+        cases.append(args)
+    cases += [[16, 32, True, 7, 4, 1], [224, 112, False, 3, 4, 1], [4, 8, True, 0, 4, 1]]
+    proc = subprocess.run(
+        ["node", "-e", SOLVE_DRIVER, str(asset_dir() / "explorer.js")],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    n_solutions = 0
+    for args, got in zip(cases, json.loads(proc.stdout), strict=True):
+        i, o, transposed, k, s, d = args
+        try:
+            want = [x.to_dict() for x in arith.solve(i, o, transposed, max_kernel=k, max_stride=s, max_dilation=d)]
+        except ConfigError as exc:
+            want = str(exc)
+        assert got == want, args
+        n_solutions += len(want) if isinstance(want, list) else 0
+    assert n_solutions > 500

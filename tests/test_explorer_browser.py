@@ -487,6 +487,29 @@ def test_presets_tour_links_and_huge_values(page):
     assert page.errors == []
 
 
+def test_solver_lists_arith_solve_and_applies_a_choice(page):
+    """The solver card shows tconv.arith.solve's ranking; choosing an entry sets the controls to reach the size."""
+    arith = pytest.importorskip("tconv.arith")
+    pw = page.pw
+    read = """() => Array.from(document.querySelectorAll('#sv-list button[data-sol]')).map((b) =>
+        [+b.dataset.k, +b.dataset.s, +b.dataset.p, +b.dataset.op, +b.dataset.d])"""
+    for mode, n_in, n_out, kmax in (("transposed", 5, 11, 7), ("conv", 28, 14, 5), ("inverse", 9, 3, 4)):
+        pw.evaluate(SET_BY_HASH, f"#m={mode[0]}&nd=2&i=3,3&k=3,3&s=1,1&d=1,1&pm=sym&p=0,0&op=0,0&ci=1&co=1&g=1")
+        for sel, v in (("#sv-in", n_in), ("#sv-out", n_out), ("#sv-k", kmax), ("#sv-s", 4), ("#sv-d", 1)):
+            pw.fill(sel, str(v), force=True)
+        want = arith.solve(n_in, n_out, mode == "transposed", max_kernel=kmax, max_stride=4, max_dilation=1)
+        got = pw.evaluate(read)
+        assert got == [[x.kernel, x.stride, x.padding, x.output_padding, x.dilation] for x in want[:12]]
+        pw.click("#sv-list button[data-sol='0']")
+        st = pw.evaluate("tconvState()")
+        assert st["error"] is None
+        # a ConvTranspose reaches n_out; a Conv (and the inverse's conv) maps n_in to n_out
+        assert (st["plan"]["outSize"] if mode == "transposed" else st["plan"]["inSize"]) == [n_out, n_out]
+    pw.fill("#sv-in", "0", force=True)
+    assert pw.text_content("#sv-error-text") == "input_size=0 must be >= 1"
+    assert page.errors == []
+
+
 TORCH_CASES = [
     "#m=t&nd=2&i=4,5&k=3,2&s=2,3&d=1,1&pm=sym&p=1,0&op=1,2&ci=2&co=4&g=2",
     "#m=t&nd=1&i=5&k=3&s=2&d=2&pm=pair&pb=0&pa=3&op=1&ci=1&co=3&g=1",

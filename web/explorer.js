@@ -74,7 +74,6 @@
   const fdiv = (a, b) => Math.floor(a / b); // Python's a // b (exact for the sizes used here)
   const range = (n) => Array.from({ length: Math.max(0, n) }, (_, i) => i);
   const prod = (a) => a.reduce((x, y) => x * y, 1);
-  const zip = (...arrs) => arrs[0].map((_, i) => arrs.map((a) => a[i]));
 
   function product(lists) {
     // itertools.product
@@ -376,6 +375,51 @@
   const convOutputSize = (n, k, s, pb, pa, d) => fdiv(n + pb + pa - d * (k - 1) - 1, s) + 1;
   /** (i - 1)s - pb - pa + d(k-1) + op + 1: the transposed convolution's output size along one dimension. */
   const convTransposeOutputSize = (i, k, s, pb, pa, d, op) => (i - 1) * s - pb - pa + d * (k - 1) + op + 1;
+
+  /**
+   * tconv.arith.solve: every (kernel, stride, padding, output_padding, dilation) within the bounds that maps
+   * inputSize to outputSize along one dimension, ranked: exact first (no output_padding / no unread input), then
+   * even overlap (k % s == 0), no dilation, padding nearest "same", then smaller kernel, stride and padding.
+   */
+  function solve(inputSize, outputSize, transposed, maxKernel = 7, maxStride = 4, maxDilation = 1, maxPadding = null, allowOutputPadding = true) {
+    const bound = (name, v, lo) => {
+      if (v < lo) throw new ConfigError(name, v, `must be >= ${lo}`);
+      return v;
+    };
+    const i = bound("input_size", inputSize, 1);
+    const o = bound("output_size", outputSize, 1);
+    const kmax = bound("max_kernel", maxKernel, 1);
+    const smax = bound("max_stride", maxStride, 1);
+    const dmax = bound("max_dilation", maxDilation, 1);
+    const pmax = maxPadding === null ? null : bound("max_padding", maxPadding, 0);
+    const found = [];
+    for (let k = 1; k <= kmax; k++) {
+      for (let d = 1; d <= (k > 1 ? dmax : 1); d++) {
+        const span = d * (k - 1);
+        for (let s = 1; s <= smax; s++) {
+          for (let p = 0; p <= (pmax === null ? span : pmax); p++) {
+            let op, exact;
+            if (transposed) {
+              op = o - ((i - 1) * s - 2 * p + span + 1);
+              if (!(op >= 0 && op < Math.max(s, d)) || (op && !allowOutputPadding)) continue;
+              exact = op === 0;
+            } else {
+              const rest = i + 2 * p - span - 1;
+              if (rest < 0 || fdiv(rest, s) + 1 !== o) continue;
+              op = 0;
+              exact = rest % s === 0;
+            }
+            const even = k % s === 0;
+            const sortKey = [exact ? 0 : 1, even ? 0 : 1, d > 1 ? 1 : 0, Math.abs(2 * p - span), k, s, p];
+            found.push({ sortKey, kind: transposed ? "conv_transpose" : "conv", input_size: i, output_size: o, kernel: k,
+              stride: s, padding: p, output_padding: op, dilation: d, exact, even_overlap: even });
+          }
+        }
+      }
+    }
+    found.sort((a, b) => cmpTuple(a.sortKey, b.sortKey));
+    return found.map(({ sortKey, ...sol }, rank) => Object.assign(sol, { rank }));
+  }
 
   // ==============================================================================================================
   // Part 2. The controls, their state and the URL hash
@@ -1469,6 +1513,68 @@
     $("#code-keras").textContent = kerasCode(g);
   }
 
+  // ---- Which settings give a size (tconv.arith.solve) ------------------------------------------------------
+  const SOLVE_LIMITS = { "sv-k": ["max_kernel", 64], "sv-s": ["max_stride", 64], "sv-d": ["max_dilation", 8] };
+  const SOLVE_SHOWN = 12;
+
+  function renderSolve() {
+    const mode = readUI().m;
+    const transposed = mode === "transposed";
+    const box = $("#sv-list");
+    const err = $("#sv-error");
+    box.innerHTML = "";
+    err.hidden = true;
+    const read = (id, name) => {
+      const t = field(id).value.trim();
+      if (!/^[+-]?\d+$/.test(t)) throw new PageError(id, `${name}: enter a whole number`);
+      const v = Number(t);
+      const lim = SOLVE_LIMITS[id];
+      if (lim && v > lim[1]) throw new PageError(id, `${lim[0]}: at most ${lim[1]} here`);
+      if (Math.abs(v) > FIELD_LIMIT) throw new PageError(id, `${name}: ${t} is too large for this page`);
+      return v;
+    };
+    let args, sols;
+    try {
+      args = [read("sv-in", "input_size"), read("sv-out", "output_size"), read("sv-k", "max_kernel"), read("sv-s", "max_stride"), read("sv-d", "max_dilation")];
+      sols = solve(args[0], args[1], transposed, args[2], args[3], args[4]);
+    } catch (e) {
+      if (!(e instanceof ConfigError || e instanceof PageError)) throw e;
+      err.hidden = false;
+      err.innerHTML = `<span id="sv-error-text">${esc(e.message)}</span>`;
+      box.dataset.count = "0";
+      return;
+    }
+    const call = `tconv.arith.solve(${args[0]}, ${args[1]}, transposed=${transposed ? "True" : "False"}, max_kernel=${args[2]}, max_stride=${args[3]}, max_dilation=${args[4]})`;
+    $("#sv-note").innerHTML =
+      `${transposed ? "ConvTranspose" : "Conv"} settings mapping ${args[0]} to ${args[1]} along one dimension, best first ` +
+      `(<code>${esc(call)}</code>): exact, then even overlap (kernel a multiple of the stride: no checkerboard), ` +
+      "no dilation, padding nearest 'same'. Choose one to apply it to every dimension.";
+    box.dataset.count = String(sols.length);
+    if (!sols.length) {
+      box.innerHTML = `<li class="note">No ${transposed ? "ConvTranspose" : "Conv"} within these bounds maps ${args[0]} to ${args[1]}.</li>`;
+      return;
+    }
+    box.innerHTML = sols
+      .slice(0, SOLVE_SHOWN)
+      .map((x) => {
+        const txt = `k=${x.kernel}, s=${x.stride}, p=${x.padding}` + (transposed ? `, op=${x.output_padding}` : "") + (x.dilation > 1 ? `, d=${x.dilation}` : "");
+        const tags = [x.exact ? "exact" : transposed ? "needs output_padding" : "drops inputs", x.even_overlap ? "even overlap" : ""].filter(Boolean).join(", ");
+        return `<li><button type="button" data-sol="${x.rank}" data-k="${x.kernel}" data-s="${x.stride}" data-p="${x.padding}" data-op="${x.output_padding}" data-d="${x.dilation}">${txt}</button><span class="tag">${tags}</span></li>`;
+      })
+      .join("") + (sols.length > SOLVE_SHOWN ? `<li class="note" style="list-style:none">… and ${sols.length - SOLVE_SHOWN} more</li>` : "");
+  }
+
+  function applySolution(btn) {
+    const ui = readUI();
+    const two = (v) => [String(v), String(v)];
+    const n = field("sv-in").value.trim();
+    Object.assign(ui, { in: two(n), k: two(btn.dataset.k), s: two(btn.dataset.s), p: two(btn.dataset.p), d: two(btn.dataset.d), pm: "sym", osOn: false });
+    if (ui.m === "transposed") ui.op = two(btn.dataset.op);
+    writeUI(ui);
+    step = 0;
+    update();
+  }
+
   // ==============================================================================================================
   // Part 5. Hover and keyboard: who reaches whom, in every view at once
   // ==============================================================================================================
@@ -1680,7 +1786,8 @@
       $("#equiv").innerHTML = note;
     }
     renderCode(r);
-    $$(".card:not(#result)").forEach((c) => c.classList.toggle("stale", !!r.error));
+    renderSolve();
+    $$(".card:not(#result):not(#solve)").forEach((c) => c.classList.toggle("stale", !!r.error));
     if (!o.fromHash) writeHash();
   }
 
@@ -1843,6 +1950,14 @@
       applyHighlight();
       writeHash();
     });
+    const solveBox = field("solve");
+    solveBox.addEventListener("input", (ev) => {
+      if (ev.target.tagName === "INPUT") renderSolve();
+    });
+    solveBox.addEventListener("click", (ev) => {
+      const b = ev.target.closest && ev.target.closest("button[data-sol]");
+      if (b) applySolution(b);
+    });
     field("step-back").addEventListener("click", () => setStep(step - 1));
     field("step-fwd").addEventListener("click", () => setStep(step + 1));
     field("play").addEventListener("click", togglePlay);
@@ -1896,7 +2011,7 @@
   const root = typeof window !== "undefined" ? window : globalThis;
   root.tconv = {
     makePlan, convPlan, contributors, reached, equivalentConv, phases, indexMap,
-    convOutputSize, convTransposeOutputSize, pyRepr, compute, decodeHash, encodeHash, ConfigError, PageError,
+    convOutputSize, convTransposeOutputSize, solve, pyRepr, compute, decodeHash, encodeHash, ConfigError, PageError,
   };
   if (typeof document !== "undefined") {
     root.tconvState = tconvState;
