@@ -766,7 +766,9 @@
       const hint = r.error.hint ? ` <span class="err-hint">(${esc(r.error.hint)})</span>` : "";
       err.innerHTML = `<b>${esc(kind)}:</b> <span id="error-text">${esc(r.error.message)}</span>${hint}`;
       err.dataset.kind = r.error.name;
-      markInvalid(r.error.param, r.cfg);
+      // conv_plan passes the conv's input size to make_plan as output_size: blame the input field
+      const conv = r.cfg && r.cfg.mode !== "transposed";
+      markInvalid(conv && r.error.param === "output_size" ? "input" : r.error.param);
     } else {
       err.hidden = true;
       err.innerHTML = "";
