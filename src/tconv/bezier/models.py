@@ -153,30 +153,41 @@ def overlap_counts(positions: int, win: int, stride: int = STRIDE) -> np.ndarray
     return plan_from_sizes(positions, win, stride=stride).overlap_counts()
 
 
+def _index_map(positions: int, win: int) -> np.ndarray:
+    """``(positions, win)``: the output point that code position ``q`` reaches through tap ``t`` (from the plan)."""
+    return plan_from_sizes(positions, win, stride=STRIDE).index_map(0)
+
+
 def encode(p: Params, x: np.ndarray) -> np.ndarray:
     """Codes ``(M, n, ch, P)`` of inputs ``x`` ``(n, L)`` (or ``(M, n, L)``, one set per model).
 
-    ``P = (L - win) // 4 + 1`` positions; a strided correlation followed by tanh.
+    ``P = (L - win) // 4 + 1`` positions; a strided correlation followed by tanh. The convolution reads its windows
+    through the same index map as the decoder's transposed convolution writes them (seed 001: C and Cᵀ).
     """
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 2:
         x = np.broadcast_to(x, (p.n_models, *x.shape))
-    positions = code_length(x.shape[-1], p.win)
-    # windows (M, n, P, win): the input points each code position reads
-    idx = STRIDE * np.arange(positions)[:, None] + np.arange(p.win)[None, :]
-    win = x[:, :, idx]
-    z = np.einsum("mnpk,mck->mncp", win, p.enc_w) + p.enc_b[:, None, :, None]
+    imap = _index_map(code_length(x.shape[-1], p.win), p.win)
+    win = x[:, :, imap]  # (M, n, P, win)
+    z = np.swapaxes(win @ np.swapaxes(p.enc_w, 1, 2)[:, None], 2, 3) + p.enc_b[:, None, :, None]
     return np.tanh(z).astype(np.float32)
 
 
 def decode(p: Params, code: np.ndarray, weight_scale: np.ndarray | None = None) -> np.ndarray:
-    """Outputs ``(M, n, 1, L)`` of codes ``(M, n, ch, P)``: the transposed convolution, through ``tconv``.
+    """Outputs ``(M, n, 1, L)`` of codes ``(M, n, ch, P)``: the transposed convolution with stride 4.
 
-    ``weight_scale`` (``(win,)``) multiplies every decoder tap first (the seed's halving fix uses it).
+    Every (code position, tap) pair adds ``sum_ch code[ch, q] * w[ch, t]`` into the output point the plan's index
+    map gives it — the definition, summed with one matrix product per model (it equals
+    ``tconv.conv_transpose(code, w[:, None], bias, stride=4)``). ``weight_scale`` (``(win,)``) multiplies every tap
+    first (the seed's halving fix uses it).
     """
-    from ..ops.dispatch import conv_transpose  # noqa: PLC0415
-
     code = np.asarray(code, dtype=np.float32)
     w = p.dec_w if weight_scale is None else p.dec_w * np.asarray(weight_scale, dtype=np.float32)
-    out = [conv_transpose(code[m], w[m][:, None], bias=p.dec_b[m : m + 1], stride=STRIDE) for m in range(p.n_models)]
-    return np.stack(out).astype(np.float32)
+    positions = code.shape[-1]
+    imap = _index_map(positions, p.win)
+    length = int(imap.max()) + 1
+    scatter = np.zeros((positions * p.win, length), dtype=np.float32)
+    scatter[np.arange(positions * p.win), imap.ravel()] = 1.0
+    contrib = (np.swapaxes(code, 2, 3) @ w[:, None]).reshape(*code.shape[:2], positions * p.win)  # (M, n, P*win)
+    out = contrib @ scatter + p.dec_b[:, None, None]
+    return out[:, :, None, :].astype(np.float32)

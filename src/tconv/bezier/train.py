@@ -311,13 +311,20 @@ def _chunk_epochs(cfg: TrainConfig, streams: _Streams, noise_budget_bytes: int =
 
 
 def _loss_text(cfg: TrainConfig, losses: np.ndarray, epoch: int) -> str:
+    """The running loss, short enough for an 80-column terminal: plain, the noisy models' range, full."""
     if epoch == 0:
         return ""
+    by_kind: dict[str, list[float]] = {}
+    for i, (v, _) in enumerate(cfg.models):
+        by_kind.setdefault("noisy" if v.kind in ("code", "code+input") else v.kind, []).append(losses[i, epoch - 1])
     parts = []
-    for v in cfg.variants:
-        idx = [i for i, (vv, _) in enumerate(cfg.models) if vv == v]
-        parts.append(f"{v.name} {losses[idx, epoch - 1].mean():.2e}")
-    return "loss " + " | ".join(parts)
+    for kind, vals in by_kind.items():
+        vals_a = np.asarray(vals)
+        if kind == "noisy":
+            parts.append(f"noisy {vals_a.min():.1e}..{vals_a.max():.1e}")
+        else:
+            parts.append(f"{kind} {vals_a.mean():.2e}")
+    return "loss " + " ".join(parts)
 
 
 def train(
@@ -415,7 +422,7 @@ def train(
 
     bar = Progress(
         TextColumn("[bold]bezier[/] {task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=16),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[loss]}"),
@@ -425,9 +432,7 @@ def train(
     t0 = time.perf_counter()
     try:
         with bar:
-            task = bar.add_task(
-                f"{m} models, epochs", total=cfg.epochs, completed=epoch, loss=_loss_text(cfg, losses, epoch)
-            )
+            task = bar.add_task(f"{m} models", total=cfg.epochs, completed=epoch, loss=_loss_text(cfg, losses, epoch))
             for _ in plan:
                 ch = chunks.get()
                 if isinstance(ch, BaseException):
