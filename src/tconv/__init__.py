@@ -5,7 +5,7 @@
 [1.0, 1.0, 2.0, 1.0, 2.0, 1.0, 1.0]
 """
 
-from . import nn, reference, zoo
+from . import nn, reference, upsampling, zoo
 from .arith import conv_output_size, conv_transpose_output_size, equivalent_conv, inverse_of, solve
 from .errors import ConfigError, ConfigTypeError
 from .geometry import Plan, conv_plan, make_plan, plan_from_sizes
@@ -13,6 +13,7 @@ from .ops import METHODS
 from .ops.dispatch import conv_transpose
 from .ops.matrix import conv_matrix
 from .receptive import RFBox, RFRow, receptive_field, receptive_field_box
+from .upsampling import make_upsampler
 from .zfnet import project
 
 __version__ = "0.1.0"
@@ -40,4 +41,6 @@ __all__ = [
     "receptive_field_box",
     "RFRow",
     "RFBox",
+    "upsampling",
+    "make_upsampler",
 ]
