@@ -582,3 +582,16 @@ def test_screenshot_renders(browser, page_url, tmp_path, width, height):
         assert p.errors == []
     finally:
         p.close()
+
+
+def test_in_page_links_keep_the_configuration(page):
+    pw = page.pw
+    pw.evaluate(SET_BY_HASH, "#m=c&nd=1&i=9&k=3&s=2&d=1&pm=sym&p=1&ci=1&co=1&g=1&v=eq&st=0")
+    before = pw.evaluate("tconvState()")
+    pw.click("#params-note a[href='#solve']")
+    assert pw.evaluate("document.activeElement.id") == "solve"
+    pw.evaluate(SET_BY_HASH, "#views")  # a bare anchor in the address is not a configuration either
+    after = pw.evaluate("tconvState()")
+    assert after["call"] == before["call"] and after["plan"] == before["plan"]
+    assert after["hash"] == before["hash"]  # and the address holds the configuration again
+    assert page.errors == []

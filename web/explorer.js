@@ -539,7 +539,7 @@
     const ui = JSON.parse(JSON.stringify(DEFAULTS));
     let step = 0;
     const text = (hash || "").replace(/^#/, "");
-    if (!text) return null;
+    if (!text || !text.includes("=")) return null; // "#solve" and the like are anchors, not a configuration
     for (const part of text.split("&")) {
       const eq = part.indexOf("=");
       if (eq < 0) continue;
@@ -1937,8 +1937,19 @@
       update();
     });
     field("copy-link").addEventListener("click", () => copyText(location.href, field("copy-status")));
+    // in-page links scroll without touching the hash, which holds the configuration
+    document.addEventListener("click", (ev) => {
+      const a = ev.target.closest && ev.target.closest('a[href^="#"]');
+      const target = a && document.getElementById(a.getAttribute("href").slice(1));
+      if (!target) return;
+      ev.preventDefault();
+      if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+      target.scrollIntoView({ block: "start" });
+      target.focus({ preventScroll: true });
+    });
     window.addEventListener("hashchange", () => {
       if (loadHash()) update({ fromHash: true });
+      else writeHash(); // an anchor: put the configuration back in the address
     });
     $$('input[name="view"]').forEach((el) =>
       el.addEventListener("change", () => {
