@@ -401,3 +401,35 @@ def test_global_after_flatten_is_the_whole_input():
     rows = receptive_field(Net(), (1, 1, 8, 8))
     assert rows[-1].name == "add" and rows[-1].rf == (8, 8)
     assert receptive_field_box(Net(), (1, 1, 8, 8), "add", (0, 0)).start_stop == ((0, 8), (0, 8))
+
+
+def test_resnet_like_with_batchnorm_head_and_train_mode():
+    class Block(nn.Module):
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.c1, self.bn, self.relu = nn.Conv2d(c, c, 3, 1, 1), nn.BatchNorm2d(c), nn.ReLU(inplace=True)
+
+        def forward(self, x):
+            return torch.cat([self.relu(self.bn(self.c1(x)) + x), x], 1)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c, self.p, self.b = nn.Conv2d(3, 8, 7, 2, 3), nn.MaxPool2d(3, 2, 1), Block(8)
+            self.avg, self.fc = nn.AdaptiveAvgPool2d((1, None)), nn.Linear(16 * 14, 2)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.avg(self.b(self.p(self.c(x)))), 1))
+
+    rows = receptive_field(Net().train(), (1, 3, 56, 56))
+    got = [(r.name, r.output_size, r.rf, r.start) for r in rows]
+    # conv 7/2 p3: rf 7, jump 2, start -3; pool 3/2 p1: rf 11, jump 4, start -5; conv 3 p1 (union with identity): 19
+    assert got == [
+        ("input", (56, 56), (1, 1), (0, 0)),
+        ("c", (28, 28), (7, 7), (-3, -3)),
+        ("p", (14, 14), (11, 11), (-5, -5)),
+        ("b.c1", (14, 14), (19, 19), (-9, -9)),
+        ("add", (14, 14), (19, 19), (-9, -9)),
+        ("cat", (14, 14), (19, 19), (-9, -9)),
+        ("avg", (1, 14), (19 + 13 * 4, 19), (-9, -9)),  # the height is pooled away: every row's field
+    ]

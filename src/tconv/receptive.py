@@ -473,24 +473,66 @@ class _ShapeRecorder(torch.fx.Interpreter):
         mod = self.fetch_attr(target)
         if isinstance(mod, _SHAPE_KEEPING_MODULES) and len(args) == 1 and isinstance(args[0], torch.Tensor):
             return args[0]  # same shape; running meta kernels of activations would import torch._dynamo
+        if isinstance(mod, nn.modules.pooling._AdaptiveAvgPoolNd) and len(args) == 1:
+            return _adaptive(args[0], mod.output_size)
+        if isinstance(mod, nn.Linear) and len(args) == 1 and isinstance(args[0], torch.Tensor):
+            x = args[0]
+            return torch.empty((*x.shape[:-1], mod.out_features), dtype=x.dtype, device="meta")
         state = {k: _to_meta(v) for k, v in (*mod.named_parameters(), *mod.named_buffers())}
         return torch.func.functional_call(mod, state, tuple(args), dict(kwargs))
 
     def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
-        if self.meta and target in _SHAPE_KEEPING_FUNCTIONS and args and isinstance(args[0], torch.Tensor):
-            if not any(isinstance(a, torch.Tensor) for a in (*args[1:], *kwargs.values())):
+        if self.meta and args and isinstance(args[0], torch.Tensor):
+            if target in _SHAPE_KEEPING_FUNCTIONS and not _tensors((*args[1:], *kwargs.values())):
                 return args[0]
+            if target in _BROADCASTING_FUNCTIONS:
+                return _broadcast(args, kwargs)
+            if target in (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d) and len(args) == 2:
+                return _adaptive(args[0], args[1])
+        if self.meta and target in (torch.cat, torch.concat) and not kwargs and len(args) <= 2:
+            ts = list(args[0])
+            if ts and all(isinstance(t, torch.Tensor) for t in ts):
+                dim = (args[1] if len(args) > 1 else 0) % ts[0].dim()
+                shape = list(ts[0].shape)
+                shape[dim] = sum(t.shape[dim] for t in ts)
+                return torch.empty(shape, dtype=ts[0].dtype, device="meta")
         return super().call_function(target, args, kwargs)
 
     def call_method(self, target: Any, args: Any, kwargs: Any) -> Any:
-        if self.meta and target in _SHAPE_KEEPING_METHODS and args and isinstance(args[0], torch.Tensor):
-            if not any(isinstance(a, torch.Tensor) for a in (*args[1:], *kwargs.values())):
+        if self.meta and args and isinstance(args[0], torch.Tensor):
+            if target in _SHAPE_KEEPING_METHODS and not _tensors((*args[1:], *kwargs.values())):
                 return args[0]
+            if target in _BROADCASTING_METHODS:
+                return _broadcast(args, kwargs)
         return super().call_method(target, args, kwargs)
 
     def get_attr(self, target: Any, args: Any, kwargs: Any) -> Any:
         value = super().get_attr(target, args, kwargs)
         return _to_meta(value) if self.meta and isinstance(value, torch.Tensor) else value
+
+
+_BROADCASTING_FUNCTIONS = {
+    operator.add, operator.sub, operator.mul, operator.truediv, operator.iadd, operator.isub, operator.imul,
+    torch.add, torch.sub, torch.mul, torch.div, torch.maximum, torch.minimum,
+}  # fmt: skip
+_BROADCASTING_METHODS = {"add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_"}
+
+
+def _tensors(values: Any) -> list[torch.Tensor]:
+    return [v for v in values if isinstance(v, torch.Tensor)]
+
+
+def _broadcast(args: Any, kwargs: Any) -> torch.Tensor:
+    """The result of an elementwise binary op, shape only (meta kernels of these would import torch._dynamo)."""
+    ts = _tensors((*args, *kwargs.values()))
+    return torch.empty(torch.broadcast_shapes(*(t.shape for t in ts)), dtype=ts[0].dtype, device="meta")
+
+
+def _adaptive(x: torch.Tensor, output_size: Any) -> torch.Tensor:
+    nd = x.dim() - 2
+    size = (output_size,) * nd if isinstance(output_size, int) else tuple(output_size)
+    size = tuple(n if o is None else int(o) for n, o in zip(x.shape[2:], size, strict=True))
+    return torch.empty((*x.shape[:2], *size), dtype=x.dtype, device="meta")
 
 
 def _to_meta(t: torch.Tensor) -> torch.Tensor:
