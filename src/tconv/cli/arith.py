@@ -345,7 +345,7 @@ def register(app: typer.Typer) -> None:
 
           tconv rf vgg16-like --layer 29 --position 7x7
 
-          tconv rf torchvision.models:resnet18 --input 1x3x224x224
+          tconv rf mypackage.models:build_net --input 1x3x128x128
         """
         from ..receptive import receptive_field, receptive_field_box  # noqa: PLC0415
 
