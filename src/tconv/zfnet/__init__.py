@@ -21,3 +21,10 @@ __all__ = [
     "project",
     "project_channels",
 ]
+
+
+def tour_section(out_dir, quick: bool = True):  # type: ignore[no-untyped-def]
+    """The tour's section (see :mod:`tconv.zfnet.tour`; imported lazily, it draws with matplotlib)."""
+    from .tour import tour_section as build  # noqa: PLC0415
+
+    return build(out_dir, quick=quick)

@@ -145,10 +145,13 @@ def projections_figure(
     row_labels: Sequence[str] | None = None,
     bgr: bool = False,
     diff: tuple[str, str] | None = None,
+    scale: str = "robust",
+    title: str = "",
+    image_title: str = "image",
 ):
     """One row per image: the image (H, W, 3 uint8 RGB), then one column per projection set (3, H, W each).
 
-    ``diff=(a, b)`` adds a column ``|a - b|`` scaled by the largest magnitude of ``a``, in a heat map.
+    ``scale`` is :func:`to_rgb`'s. ``diff=(a, b)`` adds a column ``|a - b|`` scaled by the largest magnitude of ``a``, in a heat map.
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
@@ -159,7 +162,7 @@ def projections_figure(
         axes[r, 0].imshow(img)
         axes[r, 0].set_ylabel(row_labels[r] if row_labels else "", fontsize=9)
         for c, name in enumerate(names, start=1):
-            axes[r, c].imshow(to_rgb(columns[name][r], bgr=bgr))
+            axes[r, c].imshow(to_rgb(columns[name][r], bgr=bgr, scale=scale), interpolation="nearest")
         if diff:
             a, b = _np(columns[diff[0]][r]), _np(columns[diff[1]][r])
             d = np.abs(a - b).max(axis=0) / max(np.abs(a).max(), 1e-30)
@@ -168,8 +171,10 @@ def projections_figure(
         for ax in axes[r]:
             ax.set_xticks([])
             ax.set_yticks([])
-    titles = ["image", *names] + ([f"|{diff[0]} - {diff[1]}|"] if diff else [])
+    titles = [image_title, *names] + (["|difference|"] if diff else [])
     for c, t in enumerate(titles):
         axes[0, c].set_title(t, fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig

