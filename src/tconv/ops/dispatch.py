@@ -30,9 +30,14 @@ def auto(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -
             return get_method(choose_cuda_method(plan, x))(plan, x, w, b)
         except ImportError:
             pass
-    if plan.nd <= 3:
-        return get_method("torch")(plan, x, w, b)
-    return get_method("polyphase")(plan, x, w, b)
+    from . import fastcpu  # noqa: PLC0415
+
+    choice = fastcpu.choose_cpu(plan, x)
+    if choice == "gemm":
+        return fastcpu.no_overlap_gemm(plan, x, w, b)
+    if choice == "torch_cl":
+        return fastcpu.channels_last_native(plan, x, w, b)
+    return get_method(choice)(plan, x, w, b)
 
 
 def _as_tensor(name: str, value: Any) -> tuple[torch.Tensor, bool]:

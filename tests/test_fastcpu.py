@@ -1,0 +1,61 @@
+"""The CPU fast paths "auto" takes: each against torch, on the configurations that route to it."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tconv
+from tconv.ops import fastcpu
+
+_FN = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+@settings(max_examples=150)
+@given(
+    nd=st.integers(1, 3),
+    k=st.integers(1, 3),
+    extra=st.integers(0, 2),
+    pad=st.integers(0, 1),
+    op=st.integers(0, 2),
+    groups=st.sampled_from([1, 2]),
+    bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_no_overlap_gemm_matches_torch(nd, k, extra, pad, op, groups, bias, seed):
+    s = k + extra
+    op = min(op, s - 1)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 2 * groups, *([3] * nd), generator=g, dtype=torch.float64)
+    w = torch.randn(2 * groups, 3, *([k] * nd), generator=g, dtype=torch.float64)
+    b = torch.randn(3 * groups, generator=g, dtype=torch.float64) if bias else None
+    try:
+        plan = tconv.make_plan(x.shape, w.shape, s, pad, op, groups)
+    except tconv.ConfigError:
+        return
+    ref = _FN[nd](x, w, b, s, pad, op, groups)
+    if fastcpu.gemm_applies(plan):
+        torch.testing.assert_close(fastcpu.no_overlap_gemm(plan, x, w, b), ref, rtol=0, atol=1e-12)
+    torch.testing.assert_close(tconv.conv_transpose(x, w, b, s, pad, op, groups), ref, rtol=0, atol=1e-12)
+
+
+def test_routes():
+    """Each benchmark shape class goes where the measurements say (docs/benchmarks.md)."""
+    route = lambda xs, ws, **kw: fastcpu.choose_cpu(tconv.make_plan(xs, ws, **kw), None)  # noqa: E731
+    assert route((16, 128, 64, 64), (128, 64, 2, 2), stride=2) == "gemm"
+    assert route((16, 64, 8, 8, 8), (64, 32, 2, 2, 2), stride=2) == "gemm"
+    assert route((16, 512, 256), (512, 256, 16), stride=8, padding=4) == "polyphase"
+    assert route((16, 64, 32, 32), (64, 3, 4, 4), stride=2, padding=1) == "col2im"
+    assert route((16, 320, 64, 64), (320, 320, 3, 3), stride=2, padding=1, output_padding=1) == "torch_cl"
+    assert route((1, 2, 3, 3), (2, 8, 3, 3), stride=2) == "torch"
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+def test_channels_last_native_is_contiguous_and_exact(nd):
+    x = torch.randn(2, 4, *([5] * nd), dtype=torch.float64)
+    w = torch.randn(4, 6, *([3] * nd), dtype=torch.float64)
+    plan = tconv.make_plan(x.shape, w.shape, stride=2, padding=1, output_padding=1)
+    y = fastcpu.channels_last_native(plan, x, w, None)
+    assert y.is_contiguous()
+    torch.testing.assert_close(y, _FN[nd](x, w, None, 2, 1, 1), rtol=0, atol=1e-12)
