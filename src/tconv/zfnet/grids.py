@@ -114,8 +114,7 @@ def feature_grid_figure(maps: torch.Tensor | np.ndarray, title: str = "", ncols:
     g = feature_grid(maps, ncols)
     scale = 7.0 / max(g.shape)
     fig, ax = plt.subplots(figsize=(max(3.0, g.shape[1] * scale), max(3.0, g.shape[0] * scale) + 0.4))
-    cm = plt.get_cmap(cmap).copy()
-    cm.set_bad("white")
+    cm = plt.get_cmap(cmap).with_extremes(bad="white")
     ax.imshow(np.ma.masked_invalid(g), cmap=cm, vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     if title:

