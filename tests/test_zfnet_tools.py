@@ -43,7 +43,7 @@ def test_kernel_grid_rgb_minmax_per_kernel():
     w = torch.randn(4, 3, 5, 5)
     g = grids.kernel_grid(w, ncols=2)
     assert g.shape == (11, 11, 3)
-    k1 = w[1].numpy()
+    k1 = w[1].double().numpy()
     np.testing.assert_allclose(g[0:5, 6:11], ((k1 - k1.min()) / (k1.max() - k1.min())).transpose(1, 2, 0))
     assert (g[5] == 1).all()
     with pytest.raises(ConfigError):
