@@ -9,9 +9,12 @@ torch.Size([3, 31, 31])
 
 from __future__ import annotations
 
+from . import images, models
 from .project import METHODS, UNPOOLS, Mirror, Projections, Trace, features_of, project, project_channels
 
 __all__ = [
+    "images",
+    "models",
     "METHODS",
     "UNPOOLS",
     "Mirror",
