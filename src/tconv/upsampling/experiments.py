@@ -465,7 +465,7 @@ def init_vs_trained_figure(result: SRResult) -> Any:
                 mean = float(inner.mean())
                 lim = max(float(np.abs(inner - mean).max()), 0.02 * abs(mean), 1e-6)  # fainter than 2% looks faint
                 ax.imshow(inner, cmap="gray", vmin=mean - lim, vmax=mean + lim, interpolation="nearest")
-                ax.set_xlabel(f"ripple {ripple(img[4:-4, 4:-4], f):.3f}", fontsize=8)
+                ax.set_xlabel(f"ripple {ripple(img[4:-4, 4:-4], f):.4f}", fontsize=8)
             elif key == "view_trained":
                 ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             else:
@@ -505,17 +505,21 @@ def sr_figure(result: SRResult) -> Any:
     ax.set_yticks(y, labels, fontsize=9)
     ax.invert_yaxis()
     ax.set_xlabel("PSNR on held-out photos (dB), higher is better")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     ax = fig.add_subplot(grid[0, 1])
     init = [max(r["flat_ripple_init"], 1e-5) for r in rows]
     trained = [max(r["flat_ripple"], 1e-5) for r in rows]
     ax.barh(y - 0.2, init, height=0.4, color="tab:gray", label="random init")
     ax.barh(y + 0.2, trained, height=0.4, color="tab:red", label="trained")
     ax.set_xscale("log")
+    for yi, r in zip(y, rows, strict=True):  # exact zeros cannot sit on a log axis: say so
+        for dy, key in ((-0.2, "flat_ripple_init"), (0.2, "flat_ripple")):
+            if r[key] == 0:
+                ax.text(1.2e-5, yi + dy, "0 (exact)", va="center", fontsize=7)
     ax.set_yticks(y, [""] * len(rows))
     ax.invert_yaxis()
     ax.set_xlabel("flat-input ripple (log), lower is better")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     ax = fig.add_subplot(grid[0, 2])
     vals = [r["phase_mse_ratio"] for r in rows]
     ax.barh(y, vals, color="tab:purple")
@@ -528,7 +532,7 @@ def sr_figure(result: SRResult) -> Any:
     ax.set_yticks(y, [""] * len(rows))
     ax.invert_yaxis()
     ax.set_xlabel("MSE of worst / best sub-pixel phase (1 = even)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     cfg = result.config
     fig.suptitle(
         f"(c) undoing a {cfg.factor}x{cfg.factor} max pool: {cfg.steps} Adam steps x {cfg.batch} patches "

@@ -431,7 +431,7 @@ def overlap_figure(
         ax2.set_title(f"{layer}: 2-D", fontsize=10)
         ax2.set_xticks([])
         ax2.set_yticks([])
-        fig.colorbar(im, ax=ax2, shrink=0.85)
+        fig.colorbar(im, cax=ax2.inset_axes((1.05, 0.0, 0.06, 1.0)))
     n = len(layers)
     stacks = stacks[:n]
     bounds = np.linspace(0, n, len(stacks) + 1).round().astype(int)
@@ -446,7 +446,7 @@ def overlap_figure(
         )
         ax3.set_xticks([])
         ax3.set_yticks([])
-        fig.colorbar(im3, ax=ax3, shrink=0.85)
+        fig.colorbar(im3, cax=ax3.inset_axes((1.05, 0.0, 0.06, 1.0)))
     # seed 002's fix: halve the six overlapping taps of the window-7 stride-4 kernel
     ax = fig.add_subplot(grid[len(layers), 0:2])
     seed002 = Layer(7, 4)
