@@ -98,7 +98,9 @@ def interior(model: nn.Module, shape: tuple[int, int, int], layer: int) -> tuple
     from ..receptive import receptive_field  # noqa: PLC0415
 
     rows = receptive_field(model, (1, *shape), all_layers=True)
-    row = next(r for r in rows if r.name == str(layer) or r.name.endswith(f".{layer}"))
+    row = next((r for r in rows if r.name == str(layer) or r.name.endswith(f".{layer}")), None)
+    if row is None:
+        return None
     masks = []
     for d in range(2):
         u = np.arange(row.output_size[d])
