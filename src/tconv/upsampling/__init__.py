@@ -148,7 +148,7 @@ def tour_section(out_dir: Path, quick: bool = True) -> Any:
     cfg = sr["config"]
     figs = res["figures"]
     grads = res["gradients"]
-    mode = "quick mode (tconv tour --full trains 1500 steps)" if quick else "full mode"
+    mode = "quick mode: a short run" if quick else "full mode"
     parts = [
         "<p>Seed 003 contrasts <b>unpooling</b> (values back at the max pool's switches), <b>copying</b> (values "
         "copied into the whole window) and a learned <b>transposed convolution</b>. Here they are measured side by "
@@ -176,6 +176,11 @@ def tour_section(out_dir: Path, quick: bool = True) -> Any:
         "spectrum's energy at the stride frequency relative to DC); <b>phase MSE max/min</b>: squared error "
         "by sub-pixel position, worst over best.</p>",
         sr_table_html(sr),
+        "<p class='muted'>Quick mode trains for seconds, so its PSNRs are far from converged and can rank "
+        "differently; <code>tconv tour --full</code> trains 1500 steps of 32 (about five CPU-minutes), and "
+        "<code>docs/upsampling.md</code> records that run over three seeds.</p>"
+        if quick
+        else "",
         img_tag(figs["super_resolution"], "super-resolution scores"),
         img_tag(figs["init_vs_trained"], "outputs at init and trained"),
         "<h3>(d) Checkerboards in the gradients of strided convolutions</h3>",

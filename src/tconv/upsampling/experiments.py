@@ -668,7 +668,7 @@ def gradient_figure(results: dict[str, dict[str, Any]]) -> Any:
 # everything, written to a folder (used by the tour and the CLI)
 # ----------------------------------------------------------------------------------------------------------------
 #: the tour's quick settings (well under a minute on two idle cores) and the full ones (a few minutes)
-QUICK = SRConfig(steps=200, batch=16, n_train=1024, n_test=256)
+QUICK = SRConfig(steps=200, batch=16, lr=5e-3, n_train=1024, n_test=256)
 FULL = SRConfig()
 
 
