@@ -63,7 +63,7 @@ def tour_section(out_dir: Path, quick: bool = True):
     out = Path(out_dir) / "bezier"
     cfg = fast_config() if quick else preset("seed", noise=["seed-code", "seed-text"])
     t0 = time.perf_counter()
-    res = run(cfg, out, progress=False, frames=10 if quick else 24)
+    res = run(cfg, out, progress=False, frames=12 if quick else 24, light=quick)
     took = time.perf_counter() - t0
     body = render_html(res.metrics, res.files, out, embed=True)
     note = (

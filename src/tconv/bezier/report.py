@@ -69,8 +69,12 @@ def _ms(a: np.ndarray) -> dict:
     return {"mean": float(a.mean()), "std": float(a.std()), "per_seed": a.tolist()}
 
 
-def analyse(result: TrainResult, frames: int = 24) -> tuple[dict, dict[str, object]]:
-    """Every analysis of the run: ``(metrics, figures)``; figures are Figures or lists of GIF frames."""
+def analyse(result: TrainResult, frames: int = 24, light: bool = False) -> tuple[dict, dict[str, object]]:
+    """Every analysis of the run: ``(metrics, figures)``; figures are Figures or lists of GIF frames.
+
+    ``light`` keeps every number but draws only the main figures (the tour's page): the aligned decoder filters
+    of every variant, the encoder filters of the plain and input-noise models, one animation.
+    """
     cfg = result.config
     curves = make_dataset(cfg.n_samples, 15, cfg.data_seed)
     patches = make_patches(curves, cfg.win, cfg.data_seed)
@@ -115,18 +119,21 @@ def analyse(result: TrainResult, frames: int = 24) -> tuple[dict, dict[str, obje
             "input_noise_increase": _ms(A.input_noise_mse(p, patches, 0.01) - mse),
         }
         tag = v.name.replace("/", "_").replace("+", "_")
-        figs[f"dec_filters_{tag}"] = A.filters_figure(p, seeds, f"{v.name}: decoder filters per seed", "dec")
+        if not light or v.kind == "plain":
+            figs[f"dec_filters_{tag}"] = A.filters_figure(p, seeds, f"{v.name}: decoder filters per seed", "dec")
         figs[f"dec_aligned_{tag}"] = A.aligned_figure(
             p, seeds, f"{v.name}: decoder filters after sign/permutation alignment (Hungarian on |cos|)", "dec"
         )
-        figs[f"enc_filters_{tag}"] = A.filters_figure(p, seeds, f"{v.name}: encoder filters per seed", "enc")
+        if not light or v.kind in ("plain", "code+input"):
+            figs[f"enc_filters_{tag}"] = A.filters_figure(p, seeds, f"{v.name}: encoder filters per seed", "enc")
     figs["ablation"] = A.ablation_figure(ablations)
 
     plain = result.of("plain")
     figs["weighted_sum"] = A.weighted_sum_figure(plain, 0)
     figs["encoder"] = A.encoder_figure(plain, 0, patches[0])
-    examples = {v.name: (result.of(v), 0) for v in patch_variants}
-    figs["ablation_examples"] = A.ablation_examples_figure(examples, patches[1])
+    if not light:
+        examples = {v.name: (result.of(v), 0) for v in patch_variants}
+        figs["ablation_examples"] = A.ablation_examples_figure(examples, patches[1])
 
     # ---- the 15-point model
     full = result.of(full_v) if full_v is not None else None
@@ -142,7 +149,7 @@ def analyse(result: TrainResult, frames: int = 24) -> tuple[dict, dict[str, obje
 
     # ---- animations: the plain model of the first seed, each component, then all at once
     if frames:
-        for comp in (0, 1, 2, None):
+        for comp in (None,) if light else (0, 1, 2, None):
             figs[f"anim_{'all' if comp is None else comp + 1}"] = A.animation_frames(plain, 0, comp, n_frames=frames)
     m["patch_mse"] = {v.name: m["variants"][v.name]["patch_mse"]["per_seed"] for v in patch_variants}
     m["claims"] = claims(m)
@@ -404,9 +411,10 @@ def run(
     progress: bool = True,
     frames: int = 24,
     stop_after: int | None = None,
+    light: bool = False,
 ) -> RunOutput:
     """Train ``cfg`` (checkpoints in ``out_dir``), analyse, and write ``figures/``, ``metrics.json``,
-    ``models.npz`` and ``index.html`` into ``out_dir``.
+    ``models.npz`` and ``index.html`` into ``out_dir`` (``light``: fewer figures, see :func:`analyse`).
 
     >>> import tempfile
     >>> cfg = replace(preset("fast", seeds=[11, 22], noise=["seed-text"]), epochs=2, n_samples=256)
@@ -420,7 +428,7 @@ def run(
     if result.epochs_done < cfg.epochs:
         raise ConfigError("stop_after", stop_after, f"stopped the run at epoch {result.epochs_done}: resume it")
     t0 = time.perf_counter()
-    metrics, figs = analyse(result, frames=frames)
+    metrics, figs = analyse(result, frames=frames, light=light)
     files = save_figures(figs, out)
     metrics["config"] = cfg.to_dict()
     metrics["timing"] = {
