@@ -240,6 +240,16 @@ def test_ablation_and_roughness_shapes():
     assert roughness(np.ones((2, 7))).tolist() == [0.0, 0.0]
 
 
+@pytest.mark.parametrize("name", ["data", "models", "seedport", "train", "analysis", "engines", "__init__"])
+def test_doctests(name):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module("tconv.bezier" + ("" if name == "__init__" else f".{name}"))
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0
+
+
 # ---- report and CLI ---------------------------------------------------------------------------------------------
 def test_run_writes_metrics_and_page(tmp_path):
     from tconv.bezier.report import preset, run

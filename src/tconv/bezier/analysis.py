@@ -15,7 +15,7 @@
 >>> flipped = -w[:, [2, 0, 1]]
 >>> a = align(np.stack([w[0], flipped[0]]))
 >>> a.perm[1].tolist(), a.sign[1].tolist()
-[[1, 2, 0], [-1.0, -1.0, -1.0]]
+([1, 2, 0], [-1.0, -1.0, -1.0])
 """
 
 from __future__ import annotations

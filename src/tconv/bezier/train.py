@@ -64,6 +64,9 @@ NOISE_SETTINGS: dict[str, tuple[float, float, float] | None] = {
 INPUT_NOISE = 0.01  #: the seed's input-noise magnitude (§5.2)
 CHECKPOINT = "checkpoint.npz"
 
+# numba's default threading layer must not be entered from two threads at once: one training call at a time.
+_KERNEL_LOCK = threading.Lock()
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -438,7 +441,7 @@ def train(
                 if isinstance(ch, BaseException):
                     raise ch
                 chunk_losses = np.zeros((m, ch.n_epochs))
-                with numba.parallel_chunksize(1):  # models differ in cost: hand them out one at a time
+                with _KERNEL_LOCK, numba.parallel_chunksize(1):  # models differ in cost: hand them out one by one
                     train_chunk(
                         data, col0, lengths, ch.perms, ch.noise, ch.noise_off, in_sigma, code_sigma, has_in, has_code,
                         flat, m1, m2, steps, cfg.lr, cfg.batch, cfg.channels, cfg.win, STRIDE, chunk_losses,
