@@ -61,7 +61,15 @@ def main() -> None:
     ap.add_argument("--seed-epochs", type=int, default=2, help="epochs of the seed's loop to time (one seed)")
     ap.add_argument("--with-noise", action="store_true", help="also time the default 20-model --preset seed run")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "bezier.json")
+    ap.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (default 1: the seed's tiny ops gain nothing from more, and on a busy machine "
+        "spinning threads make them many times slower)",
+    )
     args = ap.parse_args()
+    torch.set_num_threads(args.torch_threads)
 
     res: dict = {
         "machine": f"{platform.machine()} {platform.processor()} cores={os.cpu_count()}",

@@ -431,7 +431,7 @@ def ablation_figure(table: dict[str, np.ndarray], examples: dict[str, np.ndarray
     ax.set_xticks(np.arange(len(names)), names, fontsize=8)
     ax.set(yscale="log", ylabel="patch MSE")
     ax.set_title("Ablation: zero one code component (mean ± std over seeds)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
     ax.grid(axis="y", alpha=0.3, which="both")
     fig.tight_layout()
     return fig

@@ -410,7 +410,6 @@ def run(
     resume: bool = False,
     progress: bool = True,
     frames: int = 24,
-    stop_after: int | None = None,
     light: bool = False,
 ) -> RunOutput:
     """Train ``cfg`` (checkpoints in ``out_dir``), analyse, and write ``figures/``, ``metrics.json``,
@@ -424,9 +423,7 @@ def run(
     """
     out = Path(out_dir)
     load_before = _load()
-    result = train(cfg, out, resume=resume, progress=progress, stop_after=stop_after)
-    if result.epochs_done < cfg.epochs:
-        raise ConfigError("stop_after", stop_after, f"stopped the run at epoch {result.epochs_done}: resume it")
+    result = train(cfg, out, resume=resume, progress=progress)
     t0 = time.perf_counter()
     metrics, figs = analyse(result, frames=frames, light=light)
     files = save_figures(figs, out)

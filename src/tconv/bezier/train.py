@@ -156,6 +156,8 @@ class TrainConfig:
         for v in self.variants:
             if v.kind not in ("plain", "code", "code+input", "full") or v.noise not in NOISE_SETTINGS:
                 raise ConfigError("variants", v, "has an unknown kind or noise setting")
+            if v.code_sigma is not None and self.channels != 3:
+                raise ConfigError("channels", self.channels, "must be 3 for the seed's three code-noise magnitudes")
         for name in ("epochs", "batch", "n_samples", "channels", "win", "checkpoint_every"):
             pos_int(name, getattr(self, name))
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
@@ -373,8 +375,6 @@ def train(
     code_sigma = np.zeros((m, cfg.channels), dtype=np.float32)
     for i, (v, _) in enumerate(models):
         if v.code_sigma is not None:
-            if cfg.channels != 3:
-                raise ConfigError("channels", cfg.channels, "must be 3 for the seed's three code-noise magnitudes")
             code_sigma[i] = v.code_sigma
     has_in = in_sigma > 0
     has_code = np.array([v.code_sigma is not None for v, _ in models])
