@@ -335,16 +335,26 @@ class SRResult:
         return {"config": asdict(self.config), "rows": self.rows, "reference": self.reference, "seconds": self.seconds}
 
 
+#: the flat test image is this many pixels on a side (high resolution); scores use its centre, FLAT_CORE on a side
+FLAT_SIZE, FLAT_CORE = 64, 32
+
+
+def flat_core(img: np.ndarray, size: int = FLAT_CORE) -> np.ndarray:
+    """The central ``size`` x ``size`` of a 2-D output: far from the zero padding of every layer, so a flat input
+    should give a flat result there."""
+    h, w = img.shape[-2:]
+    return img[..., (h - size) // 2 : (h + size) // 2, (w - size) // 2 : (w + size) // 2]
+
+
 def _evaluate(model: SRNet, low: Tensor, sw: Tensor, high: Tensor, flat: tuple[Tensor, Tensor], f: int) -> dict:
     with torch.no_grad():
         out = torch.cat([model(low[i : i + 128], sw[i : i + 128]) for i in range(0, len(low), 128)])
         flat_out = model(*flat)[0, 0].numpy()
     sq_err = ((out.clamp(0, 1) - high) ** 2).numpy()
     phase_mse = phase_means(sq_err, f)
-    m = 2 * f  # leave the zero-padding border out of the flat-input score
     return {
         "psnr": psnr(out.numpy(), high.numpy()),
-        "flat_ripple": ripple(flat_out[m:-m, m:-m], f),
+        "flat_ripple": ripple(flat_core(flat_out), f),
         "phase_mse_ratio": float(phase_mse.max() / phase_mse.min()),
     }
 
@@ -355,9 +365,10 @@ def run_super_resolution(
     """Train :class:`SRNet` once per run to undo a ``factor`` x ``factor`` max pool; measure and keep pictures.
 
     Scores, on held-out photos (``config.test_images``): PSNR (dB); ``flat_ripple`` — the model applied to a flat
-    grey image (whose ideal output is flat): RMS of the output's stride-periodic part over its mean, i.e. the
-    output spectrum's energy at the stride frequencies relative to DC (:func:`ripple`); ``phase_mse_ratio`` — the
-    squared error averaged per sub-pixel phase (position modulo ``factor``), worst phase over best (1 = even).
+    grey image, whose ideal output is flat (scored on its centre, :func:`flat_core`): the RMS of the output's
+    stride-periodic part over its mean, i.e. the output spectrum's energy at the stride frequencies relative to DC
+    (:func:`ripple`); ``phase_mse_ratio`` — the squared error averaged per sub-pixel phase (position modulo
+    ``factor``), worst phase over best (1 = even).
     Every run sees the same batches; training uses ``config.threads`` torch threads.
     """
     with torch_threads(config.threads):
@@ -376,7 +387,7 @@ def _run_super_resolution(config: SRConfig, runs: Sequence[SRRun], progress: boo
     train_lo, train_sw = max_pool_with_switches(train_hi, cfg.factor)
     test_lo, test_sw = max_pool_with_switches(test_hi, cfg.factor)
     batches = rng.integers(0, cfg.n_train, size=(cfg.steps, cfg.batch))
-    flat_hi = torch.full((1, 1, cfg.patch, cfg.patch), 0.5)
+    flat_hi = torch.full((1, 1, FLAT_SIZE, FLAT_SIZE), 0.5)
     flat = max_pool_with_switches(flat_hi, cfg.factor)
     # a larger held-out view for the pictures: the photographer's face
     view_hi = torch.from_numpy(np.ascontiguousarray(load_gray("camera")[CAMERA_CROP][48:112, 8:72]))[None, None]
@@ -423,7 +434,7 @@ def _run_super_resolution(config: SRConfig, runs: Sequence[SRRun], progress: boo
             with torch.no_grad():
                 snap["flat_trained"] = model(*flat)[0, 0].numpy()
                 snap["view_trained"] = model(*view)[0, 0].numpy()
-            snap["flat_init_ripple"] = np.float64(ripple(snap["flat_init"][4:-4, 4:-4], cfg.factor))
+            snap["flat_init_ripple"] = np.float64(ripple(flat_core(snap["flat_init"]), cfg.factor))
             rows.append(
                 {
                     "label": run.label,
@@ -461,11 +472,11 @@ def init_vs_trained_figure(result: SRResult) -> Any:
             ax = axes[i, j]
             img = s[key]
             if key.startswith("flat"):
-                inner = img[8:24, 8:24]
+                inner = flat_core(img, 16)
                 mean = float(inner.mean())
                 lim = max(float(np.abs(inner - mean).max()), 0.02 * abs(mean), 1e-6)  # fainter than 2% looks faint
                 ax.imshow(inner, cmap="gray", vmin=mean - lim, vmax=mean + lim, interpolation="nearest")
-                ax.set_xlabel(f"ripple {ripple(img[4:-4, 4:-4], f):.4f}", fontsize=8)
+                ax.set_xlabel(f"ripple {ripple(flat_core(img), f):.4f}", fontsize=8)
             elif key == "view_trained":
                 ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             else:
