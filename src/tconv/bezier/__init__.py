@@ -66,8 +66,11 @@ def tour_section(out_dir: Path, quick: bool = True):
     res = run(cfg, out, progress=False, frames=12 if quick else 24, light=quick)
     took = time.perf_counter() - t0
     body = render_html(res.metrics, res.files, out, embed=True)
-    note = (
-        f"<p class='muted'>Preset {'fast' if quick else 'seed'}: {took:.1f} s in all. The seed's full protocol is "
-        "<code>tconv bezier run --preset seed --out DIR</code>.</p>"
+    note = f"<p class='muted'>Preset {'fast' if quick else 'seed'}: {took:.1f} s in all, training included. " + (
+        "At 300 epochs the noisy models have not converged (their verdicts below can differ from the full run's); "
+        "the seed's protocol is <code>tconv bezier run --preset seed --noise seed-code --noise seed-text --out "
+        "DIR</code> and its numbers are in <code>docs/bezier.md</code>.</p>"
+        if quick
+        else "</p>"
     )
     return Section("bezier", "Bezier-curve autoencoder (seed 002)", note + body)
