@@ -203,7 +203,7 @@ def test_user_weights_torchvision_layout_and_arch(tmp_path):
 
 def test_load_model_names():
     assert load_model("tconv.zoo:small_cnn").features[0].in_channels == 1
-    assert load_model("alexnet-like").layer_names[-1] == "pool3"
+    assert load_model("alexnet-like").layer_names[-1] == "pool5"
     assert load_model(alexnet_like(seed=0)).features is not None
     with pytest.raises(ConfigError):
         load_model("resnet50")

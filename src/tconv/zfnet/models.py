@@ -90,7 +90,8 @@ class Network:
 
 
 def layer_names(features: nn.Sequential) -> list[str]:
-    """Readable names per index: ``conv1, relu1, pool1, ...``; with two or more convs per block (VGG) ``conv1_2``.
+    """Readable names per index: ``conv1, relu1, pool1, ...`` (AlexNet: pools named after the conv before them, so
+    its last is ``pool5``); with two convs before the first pool (VGG) ``conv1_2`` and pools per block.
 
     >>> from tconv.zoo import vgg16_like
     >>> layer_names(vgg16_like(width=1 / 16).features)[:6]
@@ -120,7 +121,8 @@ def layer_names(features: nn.Sequential) -> list[str]:
                 nn.AvgPool2d: "pool",
                 nn.BatchNorm2d: "bn",
             }.get(type(m), type(m).__name__.lower())
-            names.append(f"pool{b}" if kind == "pool" else f"{kind}{tag}")
+            pool_tag = b if vgg_style else conv_count  # VGG: pool per block; AlexNet: pool1, pool2, pool5
+            names.append(f"pool{pool_tag}" if kind == "pool" else f"{kind}{tag}")
     return names
 
 
