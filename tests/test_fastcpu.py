@@ -45,7 +45,7 @@ def test_routes():
     route = lambda xs, ws, **kw: fastcpu.choose_cpu(tconv.make_plan(xs, ws, **kw), None)  # noqa: E731
     assert route((16, 128, 64, 64), (128, 64, 2, 2), stride=2) == "gemm"
     assert route((16, 64, 8, 8, 8), (64, 32, 2, 2, 2), stride=2) == "gemm"
-    assert route((16, 512, 256), (512, 256, 16), stride=8, padding=4) == "polyphase"
+    assert route((16, 512, 256), (512, 256, 16), stride=8, padding=4) == "torch"
     assert route((16, 64, 32, 32), (64, 3, 4, 4), stride=2, padding=1) == "col2im"
     assert route((16, 320, 64, 64), (320, 320, 3, 3), stride=2, padding=1, output_padding=1) == "torch_cl"
     assert route((1, 2, 3, 3), (2, 8, 3, 3), stride=2) == "torch"

@@ -205,8 +205,13 @@ class Plan:
     def flops(self) -> int:
         """Multiply-adds x 2 of the dense definition: ``2 * N * C_in * C_out/groups * prod(in) * prod(k)``."""
         n = self.batch or 1
-        return 2 * n * self.in_channels * (self.out_channels // self.groups) * math.prod(self.in_size) * math.prod(
-            self.kernel_size
+        return (
+            2
+            * n
+            * self.in_channels
+            * (self.out_channels // self.groups)
+            * math.prod(self.in_size)
+            * math.prod(self.kernel_size)
         )
 
     # -- the equivalent direct convolution ----------------------------------------------------------------------
@@ -287,9 +292,7 @@ class Plan:
         for dim, j in enumerate(in_index):
             row = self.index_map(dim)[j]
             per_dim.append([(int(o), t) for t, o in enumerate(row) if o >= 0])
-        return sorted(
-            (tuple(c[0] for c in combo), tuple(c[1] for c in combo)) for combo in itertools.product(*per_dim)
-        )
+        return sorted((tuple(c[0] for c in combo), tuple(c[1] for c in combo)) for combo in itertools.product(*per_dim))
 
     def overlap_counts(self) -> np.ndarray:
         """How many (input, tap) pairs land on each output position: the transposed convolution of ones."""
@@ -442,7 +445,9 @@ def _make_plan_cached(input_shape, weight_shape, stride, padding, output_padding
         raise ConfigError("padding", padding, "must be non-negative in every dimension")
     limit = tuple(max(s, d) for s, d in zip(stride_t, dil_t, strict=True))
     if any(o >= m for o, m in zip(op_t, limit, strict=True)):
-        raise ConfigError("output_padding", op_t, f"must be smaller than max(stride, dilation)={limit} in every dimension")
+        raise ConfigError(
+            "output_padding", op_t, f"must be smaller than max(stride, dilation)={limit} in every dimension"
+        )
     out = tuple(f - pb - pa + o for f, (pb, pa), o in zip(full, pads, op_t, strict=True))
     if any(o < 1 for o in out):
         raise ConfigError(
