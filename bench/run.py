@@ -222,11 +222,7 @@ def write_doc(result: dict, path: Path) -> None:
         old = path.read_text()
         if GPU_BEGIN in old and GPU_END in old:
             gpu_block = old[old.index(GPU_BEGIN) : old.index(GPU_END) + len(GPU_END)] + "\n"
-    extra = ""
-    zf = ROOT / "docs" / "benchmarks-extra.md"
-    if zf.exists():
-        extra = "\n" + zf.read_text()
-    write_text(path, render(result) + "\n" + gpu_block + extra)
+    write_text(path, render(result) + "\n" + gpu_block)
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ def test_no_overlap_gemm_matches_torch(nd, k, extra, pad, op, groups, bias, seed
 
 def test_routes():
     """Each benchmark shape class goes where the measurements say (docs/benchmarks.md)."""
-    route = lambda xs, ws, **kw: fastcpu.choose_cpu(tconv.make_plan(xs, ws, **kw), None)  # noqa: E731
+    route = lambda xs, ws, **kw: fastcpu.choose_cpu(tconv.make_plan(xs, ws, **kw))  # noqa: E731
     assert route((16, 128, 64, 64), (128, 64, 2, 2), stride=2) == "gemm"
     assert route((16, 64, 8, 8, 8), (64, 32, 2, 2, 2), stride=2) == "gemm"
     assert route((16, 512, 256), (512, 256, 16), stride=8, padding=4) == "torch"

@@ -32,7 +32,7 @@ def auto(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -
             pass
     from . import fastcpu  # noqa: PLC0415
 
-    choice = fastcpu.choose_cpu(plan, x)
+    choice = fastcpu.choose_cpu(plan)
     if choice == "gemm":
         return fastcpu.no_overlap_gemm(plan, x, w, b)
     if choice == "torch_cl":

@@ -9,9 +9,9 @@ Two cases beat PyTorch's CPU ``conv_transpose`` by a wide margin:
   at the same time. There is no col2im accumulation and no multiplication by an inserted zero. Where
   ``kernel < stride`` the gaps are filled with the bias (or zero).
 
-* **Overlapping windows** (DCGAN's k4 s2, SD's k3 s2, HiFi-GAN's k16 s8): the polyphase split turns the operator
-  into ``prod(stride)`` stride-1 convolutions with the sub-kernels ``w[taps]``; each runs through oneDNN's direct
-  convolution (channels-last, where it is fastest) and is written into its strided slice of the output.
+* **Overlapping windows, large 2-D/3-D layers** (SD's k3 s2): torch's own operator on a channels-last copy of the
+  input, where oneDNN is fastest, returned in the usual contiguous layout. Layers with very few output channels
+  (an RGB output layer) go through col2im; 1-D and small layers stay on torch (see :func:`choose_cpu`).
 
 >>> import torch, tconv
 >>> x, w = torch.randn(2, 8, 5, 5), torch.randn(8, 4, 2, 2)
@@ -102,7 +102,7 @@ def channels_last_native(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.
     return native(plan, x.contiguous(memory_format=fmt), w, b).contiguous()
 
 
-def choose_cpu(plan: Plan, x: torch.Tensor) -> str:
+def choose_cpu(plan: Plan) -> str:
     """The CPU path "auto" takes, from the measurements in docs/benchmarks.md.
 
     - non-overlapping windows: one GEMM + depth-to-space ("gemm");
