@@ -46,7 +46,10 @@ def test_routes():
     assert route((16, 128, 64, 64), (128, 64, 2, 2), stride=2) == "gemm"
     assert route((16, 64, 8, 8, 8), (64, 32, 2, 2, 2), stride=2) == "gemm"
     assert route((16, 512, 256), (512, 256, 16), stride=8, padding=4) == "torch"
-    assert route((16, 64, 32, 32), (64, 3, 4, 4), stride=2, padding=1) == "col2im"
+    assert route((16, 64, 32, 32), (64, 3, 4, 4), stride=2, padding=1) == "subpixel"
+    assert route((16, 64, 39, 39), (64, 3, 11, 11), stride=4) == "subpixel"
+    assert route((16, 64, 64, 64), (64, 1, 3, 3), stride=2, padding=1) == "col2im"
+    assert route((16, 64, 32, 32), (64, 3, 3, 3), stride=2, dilation=2) == "col2im"
     assert route((16, 320, 64, 64), (320, 320, 3, 3), stride=2, padding=1, output_padding=1) == "torch_cl"
     assert route((1, 2, 3, 3), (2, 8, 3, 3), stride=2) == "torch"
 
@@ -59,3 +62,56 @@ def test_channels_last_native_is_contiguous_and_exact(nd):
     y = fastcpu.channels_last_native(plan, x, w, None)
     assert y.is_contiguous()
     torch.testing.assert_close(y, _FN[nd](x, w, None, 2, 1, 1), rtol=0, atol=1e-12)
+
+
+@settings(max_examples=200)
+@given(
+    nd=st.integers(1, 3),
+    k=st.lists(st.integers(1, 7), min_size=3, max_size=3),
+    s=st.lists(st.integers(1, 4), min_size=3, max_size=3),
+    pad=st.lists(st.integers(0, 8), min_size=3, max_size=3),
+    op=st.lists(st.integers(0, 3), min_size=3, max_size=3),
+    n=st.lists(st.integers(1, 5), min_size=3, max_size=3),
+    groups=st.sampled_from([1, 2]),
+    bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_subpixel_matches_torch(nd, k, s, pad, op, n, groups, bias, seed):
+    """All phases as one convolution: every kernel/stride ratio, crop, output_padding and group count."""
+    k, s, n = k[:nd], s[:nd], n[:nd]
+    pad = [min(p, kk + 1) for p, kk in zip(pad[:nd], k, strict=True)]
+    op = [min(o, ss - 1) for o, ss in zip(op[:nd], s, strict=True)]
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 2 * groups, *n, generator=g, dtype=torch.float64)
+    w = torch.randn(2 * groups, 3, *k, generator=g, dtype=torch.float64)
+    b = torch.randn(3 * groups, generator=g, dtype=torch.float64) if bias else None
+    try:
+        plan = tconv.make_plan(x.shape, w.shape, s, pad, op, groups)
+    except tconv.ConfigError:
+        return
+    ref = _FN[nd](x, w, b, s, pad, op, groups)
+    y = fastcpu.subpixel(plan, x, w, b)
+    assert y.is_contiguous()
+    torch.testing.assert_close(y, ref, rtol=0, atol=1e-11)
+
+
+def test_subpixel_asymmetric_padding_and_gradients():
+    """TensorFlow's "same" padding (more after than before) and gradcheck through the stacked convolution."""
+    x = torch.randn(2, 3, 5, 4, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 2, 5, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, dtype=torch.float64, requires_grad=True)
+    plan = tconv.make_plan(x.shape, w.shape, stride=(3, 2), padding="same", output_size=(15, 8))
+    ref = tconv.conv_transpose(x, w, b, (3, 2), "same", output_size=(15, 8), method="scatter")
+    torch.testing.assert_close(fastcpu.subpixel(plan, x, w, b), ref, rtol=0, atol=1e-11)
+    assert torch.autograd.gradcheck(lambda *t: fastcpu.subpixel(plan, *t), (x, w, b))
+
+
+def test_subpixel_weight_layout():
+    """Phase r of channel co at lag m holds tap (M - 1 - m) * s + r of the transposed kernel (zero past k)."""
+    w = torch.arange(1 * 2 * 5, dtype=torch.float64).reshape(1, 2, 5)  # C_in 1, C_out 2, k 5
+    plan = tconv.make_plan((1, 1, 4), w.shape, stride=2)
+    v = fastcpu.subpixel_weight(plan, w)  # (C_out * s, 1, M = 3)
+    assert v.shape == (4, 1, 3)
+    assert v[0, 0].tolist() == [4.0, 2.0, 0.0]  # channel 0, phase 0: taps 4, 2, 0
+    assert v[1, 0].tolist() == [0.0, 3.0, 1.0]  # channel 0, phase 1: taps (5 -> 0), 3, 1
+    assert v[2, 0].tolist() == [9.0, 7.0, 5.0]  # channel 1, phase 0

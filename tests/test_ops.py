@@ -268,7 +268,17 @@ def test_autograd_method_without_grad_is_detached():
 # ---- the modules' docstring examples -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "name",
-    ["ops.zero_insert", "ops.matrix", "ops.autograd", "ops.col2im", "ops.polyphase", "reference", "nn", "ops.tour"],
+    [
+        "ops.zero_insert",
+        "ops.matrix",
+        "ops.autograd",
+        "ops.col2im",
+        "ops.polyphase",
+        "ops.fastcpu",
+        "reference",
+        "nn",
+        "ops.tour",
+    ],
 )
 def test_doctests(name):
     mod = importlib.import_module(f"tconv.{name}")

@@ -37,6 +37,8 @@ def auto(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -
         return fastcpu.no_overlap_gemm(plan, x, w, b)
     if choice == "torch_cl":
         return fastcpu.channels_last_native(plan, x, w, b)
+    if choice == "subpixel":
+        return fastcpu.subpixel(plan, x, w, b)
     return get_method(choice)(plan, x, w, b)
 
 

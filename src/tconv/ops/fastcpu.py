@@ -11,7 +11,8 @@ Two cases beat PyTorch's CPU ``conv_transpose`` by a wide margin:
 
 * **Overlapping windows, large 2-D/3-D layers** (SD's k3 s2): torch's own operator on a channels-last copy of the
   input, where oneDNN is fastest, returned in the usual contiguous layout. Layers with very few output channels
-  (an RGB output layer) go through col2im; 1-D and small layers stay on torch (see :func:`choose_cpu`).
+  (an RGB output layer) become ONE stride-1 convolution with ``C_out * prod(s)`` channels, every output phase at
+  once, then a depth-to-space (:func:`subpixel`); 1-D and small layers stay on torch (see :func:`choose_cpu`).
 
 >>> import torch, tconv
 >>> x, w = torch.randn(2, 8, 5, 5), torch.randn(8, 4, 2, 2)
@@ -23,13 +24,14 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
 
 from ..geometry import Plan
 
-__all__ = ["no_overlap_gemm", "gemm_applies", "channels_last_native", "choose_cpu"]
+__all__ = ["no_overlap_gemm", "gemm_applies", "channels_last_native", "subpixel", "subpixel_weight", "choose_cpu"]
 
 
 def gemm_applies(plan: Plan) -> bool:
@@ -102,12 +104,98 @@ def channels_last_native(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.
     return native(plan, x.contiguous(memory_format=fmt), w, b).contiguous()
 
 
+_CONV = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d, 3: torch.nn.functional.conv3d}
+_CHANNELS_LAST = {2: torch.channels_last, 3: torch.channels_last_3d}
+
+
+def subpixel_weight(plan: Plan, w: torch.Tensor) -> torch.Tensor:
+    """The weight of the one stride-1 convolution that computes all ``prod(s)`` output phases at once.
+
+    Tap ``t = m * s + r`` of the transposed kernel (padded with zeros to ``M * s`` taps, ``M = ceil(k / s)``) serves
+    phase ``r`` at lag ``m``; as a correlation the lag is flipped. Output channel ``(co, r_0, r_1, ...)`` of the
+    result, in that order (group-major, as grouped convolutions want), holds phase ``r`` of channel ``co``:
+    shape ``(C_out * prod(s), C_in / groups, *M)``.
+    """
+    nd, g = plan.nd, plan.groups
+    k, s = plan.kernel_size, plan.stride
+    cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
+    m = [-(-kk // ss) for kk, ss in zip(k, s, strict=True)]
+    pads = [v for d in reversed(range(nd)) for v in (0, m[d] * s[d] - k[d])]
+    wp = torch.nn.functional.pad(w, pads) if any(pads) else w
+    wp = wp.reshape(g, cin_g, cout_g, *[v for d in range(nd) for v in (m[d], s[d])]).flip(
+        [3 + 2 * d for d in range(nd)]
+    )
+    order = [0, 2, *[4 + 2 * d for d in range(nd)], 1, *[3 + 2 * d for d in range(nd)]]
+    return wp.permute(order).reshape(plan.out_channels * math.prod(s), cin_g, *m)
+
+
+def subpixel(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """Transposed convolution as ONE stride-1 convolution with ``C_out * prod(s)`` channels + depth-to-space.
+
+    The polyphase identity (``tconv.ops.polyphase``) with every phase stacked along the channels: output position
+    ``f = q * s + r`` of the uncropped result is ``sum_m x[q - m] * w[m * s + r]``, a correlation of the input with
+    the phase-``r`` sub-kernel. All sub-kernels are padded to ``M = ceil(k / s)`` taps so that they share one
+    convolution (a layer with ``k`` a multiple of ``s`` wastes nothing; AlexNet's k11 s4 does 19% more products).
+    Only the blocks ``q`` that meet the cropped output are computed; the convolution runs on channels-last data
+    (oneDNN's fastest layout), and each phase is copied once to its strided place in the output (the
+    depth-to-space). Dilation must be 1.
+
+    >>> import torch
+    >>> from tconv.geometry import make_plan
+    >>> x, w = torch.randn(2, 8, 5, 5), torch.randn(8, 3, 11, 11)
+    >>> p = make_plan(x.shape, w.shape, stride=4, padding=2)
+    >>> ref = torch.nn.functional.conv_transpose2d(x, w, stride=4, padding=2)
+    >>> torch.allclose(subpixel(p, x, w, None), ref, atol=1e-4)
+    True
+    """
+    nd, n_img = plan.nd, x.shape[0]
+    s, n, out = plan.stride, plan.in_size, plan.out_size
+    if any(d != 1 for d in plan.dilation):
+        raise ValueError("subpixel needs dilation 1")
+    m = [-(-kk // ss) for kk, ss in zip(plan.kernel_size, s, strict=True)]
+    phases = math.prod(s)
+    v = subpixel_weight(plan, w)
+    bias = None if b is None else b.repeat_interleave(phases)
+    # blocks q0 <= q < q1 meet the output [pad_before, pad_before + out); the input is padded by L before, R after
+    q0 = [pb // ss for (pb, _), ss in zip(plan.padding, s, strict=True)]
+    q1 = [-(-(pb + o) // ss) for (pb, _), o, ss in zip(plan.padding, out, s, strict=True)]
+    lo = [mm - 1 - q for mm, q in zip(m, q0, strict=True)]
+    hi = [q - nn for q, nn in zip(q1, n, strict=True)]
+    # negative padding is a crop of the input (a view); positive padding goes to the convolution (symmetric) and
+    # the surplus block is skipped below
+    for d in range(nd):
+        a, e = max(-lo[d], 0), max(-hi[d], 0)
+        if a or e:
+            x = x.narrow(d + 2, a, x.shape[d + 2] - a - e)
+            lo[d], hi[d] = max(lo[d], 0), max(hi[d], 0)
+    conv_pad = [max(a, e) for a, e in zip(lo, hi, strict=True)]
+    if nd in _CHANNELS_LAST:
+        x = x.contiguous(memory_format=_CHANNELS_LAST[nd])
+    z = _CONV[nd](x, v, bias, padding=conv_pad, groups=plan.groups)  # (N, C_out * prod(s), *Q)
+    skip = [p - a for p, a in zip(conv_pad, lo, strict=True)]
+    z = z.view(n_img, plan.out_channels, *s, *z.shape[2:])
+    y = torch.empty((n_img, plan.out_channels, *out), dtype=z.dtype, device=z.device)
+    # every output element belongs to exactly one phase: one strided copy per phase fills y (autograd records
+    # these in-place copies as usual)
+    for r in itertools.product(*(range(ss) for ss in s)):
+        # outputs o with (pad_before + o) % s == r, i.e. o = first + j * s, read block q = (pad_before + o) // s
+        first = [(rr - pb) % ss for rr, (pb, _), ss in zip(r, plan.padding, s, strict=True)]
+        count = [max(0, -(-(o - f) // ss)) for o, f, ss in zip(out, first, s, strict=True)]
+        if 0 in count:
+            continue
+        qs = [(pb + f) // ss - q + sk for (pb, _), f, ss, q, sk in zip(plan.padding, first, s, q0, skip, strict=True)]
+        src = z[(slice(None), slice(None), *r, *(slice(q, q + c) for q, c in zip(qs, count, strict=True)))]
+        y[(slice(None), slice(None), *(slice(f, None, ss) for f, ss in zip(first, s, strict=True)))] = src
+    return y
+
+
 def choose_cpu(plan: Plan) -> str:
     """The CPU path "auto" takes, from the measurements in docs/benchmarks.md.
 
     - non-overlapping windows: one GEMM + depth-to-space ("gemm");
     - 1-D overlapping: torch (polyphase measured 0.92x torch on HiFi-GAN's k16 s8 layer on an idle machine);
-    - 2-D/3-D with very few output channels (e.g. an RGB output layer): col2im;
+    - 2-D/3-D with very few output channels (e.g. an RGB output layer): all phases as one convolution
+      ("subpixel"), or col2im when that convolution would have fewer than 8 channels;
     - other 2-D/3-D: torch on channels-last data ("torch_cl"), torch itself for tiny problems or grouped layers.
     """
     if gemm_applies(plan):
@@ -117,6 +205,10 @@ def choose_cpu(plan: Plan) -> str:
     if plan.nd == 1:
         return "torch"
     if plan.out_channels // plan.groups <= 4 and plan.groups == 1:
+        # few output channels: the phases stacked into one convolution, when that convolution has enough channels
+        # to keep oneDNN busy (AlexNet's k11 s4 64->3 layer 2.3x torch; a 1-channel k3 s2 layer stays on col2im)
+        if all(d == 1 for d in plan.dilation) and plan.out_channels * math.prod(plan.stride) >= 8:
+            return "subpixel"
         return "col2im"
     if plan.groups == 1 and math.prod(plan.out_size) * plan.out_channels * (plan.batch or 1) >= 1 << 20:
         return "torch_cl"
