@@ -64,34 +64,44 @@ def test_channels_last_native_is_contiguous_and_exact(nd):
     torch.testing.assert_close(y, _FN[nd](x, w, None, 2, 1, 1), rtol=0, atol=1e-12)
 
 
-@settings(max_examples=200)
+@settings(max_examples=250)
 @given(
     nd=st.integers(1, 3),
     k=st.lists(st.integers(1, 7), min_size=3, max_size=3),
     s=st.lists(st.integers(1, 4), min_size=3, max_size=3),
-    pad=st.lists(st.integers(0, 8), min_size=3, max_size=3),
+    before=st.lists(st.integers(0, 8), min_size=3, max_size=3),
+    after=st.lists(st.integers(0, 8), min_size=3, max_size=3),
     op=st.lists(st.integers(0, 3), min_size=3, max_size=3),
     n=st.lists(st.integers(1, 5), min_size=3, max_size=3),
     groups=st.sampled_from([1, 2]),
     bias=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_subpixel_matches_torch(nd, k, s, pad, op, n, groups, bias, seed):
-    """All phases as one convolution: every kernel/stride ratio, crop, output_padding and group count."""
+def test_subpixel_matches_cropped_torch(nd, k, s, before, after, op, n, groups, bias, seed):
+    """All phases as one convolution: every kernel/stride ratio, (asymmetric) crop, output_padding and group count.
+
+    The reference is torch's uncropped result, cropped by hand (output_padding's margin is zeros plus the bias).
+    """
     k, s, n = k[:nd], s[:nd], n[:nd]
-    pad = [min(p, kk + 1) for p, kk in zip(pad[:nd], k, strict=True)]
     op = [min(o, ss - 1) for o, ss in zip(op[:nd], s, strict=True)]
+    padding = tuple(zip(before[:nd], after[:nd], strict=True))
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(2, 2 * groups, *n, generator=g, dtype=torch.float64)
     w = torch.randn(2 * groups, 3, *k, generator=g, dtype=torch.float64)
     b = torch.randn(3 * groups, generator=g, dtype=torch.float64) if bias else None
     try:
-        plan = tconv.make_plan(x.shape, w.shape, s, pad, op, groups)
+        plan = tconv.make_plan(x.shape, w.shape, s, padding, op, groups)
     except tconv.ConfigError:
         return
-    ref = _FN[nd](x, w, b, s, pad, op, groups)
+    full = _FN[nd](x, w, None, s, 0, 0, groups)
+    full = torch.nn.functional.pad(full, [v for o in reversed(op) for v in (0, o)])  # output_padding's margin
+    ref = full[
+        (slice(None), slice(None), *(slice(pb, pb + m) for (pb, _), m in zip(padding, plan.out_size, strict=True)))
+    ]
+    if b is not None:
+        ref = ref + b.view(1, -1, *([1] * nd))
     y = fastcpu.subpixel(plan, x, w, b)
-    assert y.is_contiguous()
+    assert y.is_contiguous() and y.shape == ref.shape
     torch.testing.assert_close(y, ref, rtol=0, atol=1e-11)
 
 
@@ -104,6 +114,19 @@ def test_subpixel_asymmetric_padding_and_gradients():
     ref = tconv.conv_transpose(x, w, b, (3, 2), "same", output_size=(15, 8), method="scatter")
     torch.testing.assert_close(fastcpu.subpixel(plan, x, w, b), ref, rtol=0, atol=1e-11)
     assert torch.autograd.gradcheck(lambda *t: fastcpu.subpixel(plan, *t), (x, w, b))
+
+
+def test_subpixel_output_only_in_the_output_padding_margin():
+    """k = s = 3 with padding (3, 0) and output_padding 1: the one output element is past every input's reach."""
+    x = torch.randn(1, 2, 1, 2, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 3, 3, 1, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64)
+    plan = tconv.make_plan(x.shape, w.shape, stride=3, padding=((3, 0), (0, 0)), output_padding=(1, 0))
+    y = fastcpu.subpixel(plan, x, w, b)
+    assert y.shape == (1, 3, 1, 4)
+    torch.testing.assert_close(y, b.view(1, 3, 1, 1).expand(1, 3, 1, 4), rtol=0, atol=0)
+    y.sum().backward()
+    assert x.grad.abs().max() == 0 and w.grad.abs().max() == 0
 
 
 def test_subpixel_weight_layout():

@@ -161,6 +161,11 @@ def subpixel(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | Non
     q1 = [-(-(pb + o) // ss) for (pb, _), o, ss in zip(plan.padding, out, s, strict=True)]
     lo = [mm - 1 - q for mm, q in zip(m, q0, strict=True)]
     hi = [q - nn for q, nn in zip(q1, n, strict=True)]
+    if any(max(-a, 0) + max(-e, 0) >= nn for a, e, nn in zip(lo, hi, n, strict=True)):
+        # the output lies wholly in the output_padding margin: no input reaches it, only the bias. (Empty sums keep
+        # the result connected to the graph, with zero gradients.)
+        y = x.new_zeros((n_img, plan.out_channels, *out)) + x.flatten()[:0].sum() + w.flatten()[:0].sum()
+        return y if b is None else y + b.view(1, -1, *([1] * nd))
     # negative padding is a crop of the input (a view); positive padding goes to the convolution (symmetric) and
     # the surplus block is skipped below
     for d in range(nd):
