@@ -52,6 +52,7 @@ def test_routes():
     assert route((16, 64, 32, 32), (64, 3, 3, 3), stride=2, dilation=2) == "col2im"
     assert route((16, 320, 64, 64), (320, 320, 3, 3), stride=2, padding=1, output_padding=1) == "torch_cl"
     assert route((1, 2, 3, 3), (2, 8, 3, 3), stride=2) == "torch"
+    assert route((128, 192, 19, 19), (192, 64, 5, 5), stride=1) == "torch"  # ZFNet's conv2 mirror
 
 
 @pytest.mark.parametrize("nd", [2, 3])

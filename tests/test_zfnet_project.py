@@ -400,3 +400,41 @@ def test_random_stacks(specs, size, seed):
         with one_thread():
             ref, _ = cal_vis_data(imgs[b], net, int(ch[b]), output_size=True)
         torch.testing.assert_close(over[b], ref, rtol=1e-10, atol=1e-12)
+
+
+# ---- the compiled unpooling, the work model, the docstring examples ------------------------------------------
+@pytest.mark.parametrize("unpool", ["sum", "overwrite"])
+@pytest.mark.parametrize("layer", [2, 5, 12])
+def test_compiled_unpool_equals_torch_formulation(monkeypatch, unpool, layer):
+    """The numba unpooling (CPU) and the gather/scatter_add formulation (other devices) give the same projections."""
+    net = alexnet_geometry()
+    x = torch.randn(2, 3, 101, 97, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    compiled = project_channels(net, x, layer, unpool=unpool).projection
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("tconv.zfnet.project"), "COMPILED_UNPOOL", False)
+    reference = project_channels(net, x, layer, unpool=unpool).projection
+    assert compiled.abs().amax() > 0
+    torch.testing.assert_close(compiled, reference, rtol=1e-12, atol=1e-12)
+
+
+def test_work_counts_alexnet_like():
+    """Forward + whole-map mirror vs the windowed mirror, by hand for AlexNet's relu2 (layer 4) on 224 images."""
+    from tconv.zfnet.models import load_model
+
+    net = load_model("alexnet-like", seed=0)
+    per_call, per_window = Mirror(net.features, 4).work((3, 224, 224))
+    conv1, conv2 = 64 * 3 * 11 * 11, 192 * 64 * 5 * 5  # multiply-adds per output position
+    assert per_call == 2 * (55 * 55 * conv1 + 27 * 27 * conv2)
+    # conv2's mirror on the 1x1 seed, then its 5x5 window unpooled to 11x11 feeds conv1's mirror
+    assert per_window == 1 * conv2 + 11 * 11 * conv1
+
+
+@pytest.mark.parametrize("name", ["project", "_unpool", "grids", "images", "models", "seedport", "top9"])
+def test_doctests(name):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"tconv.zfnet.{name}")
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

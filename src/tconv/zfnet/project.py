@@ -83,6 +83,9 @@ UNPOOLS: tuple[str, ...] = ("sum", "overwrite")
 #: Layers the mirror network understands; anything else raises a ValueError naming its type and index.
 SUPPORTED = "Conv2d, ReLU, LeakyReLU, MaxPool2d, AvgPool2d, BatchNorm2d, Dropout and Identity"
 
+#: Unpool CPU windows with the compiled kernel (numba); False takes the torch formulation used on other devices.
+COMPILED_UNPOOL = True
+
 # Default memory budget of one mirror chunk, in tensor elements (float32: 4 bytes each).
 _MAX_ELEMENTS = 1 << 25
 
@@ -138,7 +141,8 @@ def _crop_to_map(r: Tensor, start: Tensor, n: tuple[int, int]) -> tuple[Tensor, 
     """Zero the window positions outside the ``n``-sized map; shrink windows larger than the map to the map."""
     _, vr = _axis_rows(start[:, 0], r.shape[-2], n[0])
     _, vc = _axis_rows(start[:, 1], r.shape[-1], n[1])
-    r = r * (vr[:, None, :, None] & vc[:, None, None, :])
+    if not (bool(vr.all()) and bool(vc.all())):  # some window reaches past the map: zero those rows / columns
+        r = r * (vr[:, None, :, None] & vc[:, None, None, :])
     if r.shape[-2] > n[0] or r.shape[-1] > n[1]:
         size = (min(r.shape[-2], n[0]), min(r.shape[-1], n[1]))
         limit = torch.tensor([n[0] - size[0], n[1] - size[1]], device=start.device)
@@ -229,8 +233,9 @@ class _ReLU:
         return F.leaky_relu(x, self.slope) if self.slope else F.relu(x)
 
     def mirror(self, r: Tensor, start: Tensor, ctx: _MirrorContext, i: int) -> tuple[Tensor, Tensor]:
-        if ctx.rule == "deconvnet":  # ZFNet: rectify the reconstruction, ignore the forward pass
-            return (F.leaky_relu(r, self.slope) if self.slope else F.relu(r)), start
+        if ctx.rule == "deconvnet":  # ZFNet: rectify the reconstruction, ignore the forward pass (in place: the
+            # mirror owns every intermediate window)
+            return (F.leaky_relu_(r, self.slope) if self.slope else F.relu_(r)), start
         positive = _gather_window(ctx.trace.signs[i], ctx.owner, start, r.shape[-2:])
         slope = torch.where(positive, 1.0, self.slope).to(r.dtype)
         if ctx.rule == "guided":  # Springenberg et al.: both the forward sign and the signal's sign
@@ -269,6 +274,25 @@ class _MaxPool:
     def mirror(self, r: Tensor, start: Tensor, ctx: _MirrorContext, i: int) -> tuple[Tensor, Tensor]:
         n = ctx.trace.sizes[i]
         size = tuple(r.shape[-2:])
+        if r.device.type == "cpu" and COMPILED_UNPOOL:  # one pass over the pooled values (tconv.zfnet._unpool)
+            from ._unpool import unpool_windows  # noqa: PLC0415
+
+            keep = None
+            if ctx.unpool == "overwrite":
+                if i not in ctx.trace.last_writers:
+                    ctx.trace.last_writers[i] = self.last_writers(ctx.trace.switches[i], n).contiguous()
+                keep = ctx.trace.last_writers[i]
+            in_start, in_size = _reach(start, size, self.kernel, self.stride, self.dilation, self.padding)
+            # a window wider than the map shrinks to the map; every switch lies inside the map, so the positions of
+            # the window outside it simply receive nothing (they are the ones the plan crops)
+            fit = tuple(min(a, b) for a, b in zip(in_size, n, strict=True))
+            in_start = torch.minimum(in_start.clamp(min=0), torch.tensor(n) - torch.tensor(fit)).where(
+                torch.tensor(in_size) > torch.tensor(n), in_start
+            )
+            out = unpool_windows(
+                r, ctx.owner, start.contiguous(), ctx.trace.switches[i], keep, in_start.contiguous(), fit, n[1]
+            )
+            return out, in_start
         if ctx.unpool == "overwrite":
             if i not in ctx.trace.last_writers:
                 ctx.trace.last_writers[i] = self.last_writers(ctx.trace.switches[i], n)
@@ -572,6 +596,34 @@ class Mirror:
                 worst = max(worst, chans[i] * math.prod(full) * 3)  # the result and the int64 switches / gathers
                 size = tuple(min(f, n) for f, n in zip(full, sizes[i], strict=True))
         return max(worst, math.prod(image_shape))
+
+    def work(self, image_shape: tuple[int, int, int]) -> tuple[int, int]:
+        """Multiply-adds of one seed-000 call and of one windowed projection: ``(per_call, per_window)``.
+
+        A seed-000 call runs the convolutions forward on whole maps and their transposes back on whole maps; a
+        windowed projection runs only the transposes, each on the window its receptive field covers (at most the
+        map). Their ratio bounds what batching can gain per projection when both run equally fast.
+
+        >>> m = Mirror(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 3)), layer=3)
+        >>> m.work((3, 12, 12))      # 2 * (10*10*4*3*9 + 3*3*8*4*9) and 1*1*8*4*9 + 6*6*4*3*9
+        (26784, 4176)
+        """
+        sizes, chans = self.sizes(tuple(image_shape[1:])), self.channels(image_shape[0])
+        per_call = per_window = 0
+        size = (1, 1)
+        for i in reversed(range(len(self.steps))):
+            step = self.steps[i]
+            if isinstance(step, (_Conv, _MaxPool, _AvgPool)):
+                if isinstance(step, _Conv):
+                    per_tap = step.weight.shape[0] * step.weight.shape[1] * math.prod(step.kernel)
+                    per_call += 2 * math.prod(sizes[i + 1]) * per_tap
+                    per_window += math.prod(size) * per_tap
+                dil = (1, 1) if isinstance(step, _AvgPool) else step.dilation
+                size = tuple(
+                    min((w - 1) * s + d * (k - 1) + 1, n)
+                    for w, s, d, k, n in zip(size, step.stride, dil, step.kernel, sizes[i], strict=True)
+                )
+        return per_call, per_window
 
     def gradient_elements(self, image_shape: tuple[int, int, int]) -> int:
         """What autograd keeps per seed: every intermediate of the forward pass."""
