@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import tconv  # noqa: E402
 from tconv.errors import ConfigError  # noqa: E402
 from tconv.files import write_json, write_text  # noqa: E402
+from tconv.ops import fastcpu  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ SUITE = (
     Layer("SD-like 320→320 64²→128²", 320, 320, (64, 64), 3, 2, 1, 1),
     Layer("HiFi-GAN 1-D 512→256 L8192", 512, 256, (8192,), 16, 8, 4),
     Layer("3-D U-Net 64→32 32³", 64, 32, (32, 32, 32), 2, 2, memory_bound=True),
+    Layer("AlexNet conv1ᵀ 64→3 55²→224²", 64, 3, (55, 55), 11, 4, 2, 1),
 )
 
 FAST = ("torch", "auto", "polyphase", "col2im")
@@ -113,6 +115,7 @@ def run(batches: list[int], methods: list[str], seconds: float, teaching_batch: 
                 "gflop": plan.flops / 1e9,
                 "memory_bound": layer.memory_bound,
                 "teaching": job_methods[1:] == teach,
+                "route": fastcpu.choose_cpu(plan),
             }
             for m in job_methods:
                 progress.update(task, description=f"{layer.name} N={n} {m}")
@@ -163,8 +166,10 @@ def render(result: dict) -> str:
         f"Machine: {result['machine']}. Measured {result['date']} (1-min load average before the run: "
         f"{result['load_before']:.2f}).",
         "",
-        "| layer | N | GFLOP | " + " | ".join(f"{m} ms" for m in fast) + " | auto GFLOP/s | torch ÷ auto |",
-        "|---|---:|---:|" + "---:|" * len(fast) + "---:|---:|",
+        "| layer | N | GFLOP | "
+        + " | ".join(f"{m} ms" for m in fast)
+        + " | auto's route | auto GFLOP/s | torch ÷ auto |",
+        "|---|---:|---:|" + "---:|" * len(fast) + "---|---:|---:|",
     ]
     speedups, mem_speedups = [], []
     for row in main_rows:
@@ -180,11 +185,15 @@ def render(result: dict) -> str:
         lines.append(
             f"| {name} | {row['batch']} | {row['gflop']:.1f} | "
             + " | ".join(cells)
-            + f" | {'—' if gf is None else f'{gf:.0f}'} | {'—' if ratio is None else f'{ratio:.2f}×'} |"
+            + f" | {row.get('route', '—')} | {'—' if gf is None else f'{gf:.0f}'} | "
+            + f"{'—' if ratio is None else f'{ratio:.2f}×'} |"
         )
     lines += [
         "",
-        "`*` memory-bound shapes (U-Net k2 s2, the 64→3 output layer, 3-D).",
+        "`*` memory-bound shapes (U-Net k2 s2, the 64→3 output layer, 3-D). *auto's route* "
+        "(`tconv.ops.fastcpu.choose_cpu`): `gemm` = non-overlapping windows as one GEMM + depth-to-space; "
+        "`subpixel` = every output phase as one stride-1 convolution with C_out·prod(s) channels + depth-to-space; "
+        "`torch_cl` = torch on a channels-last copy; `torch` = torch itself.",
         "",
         f"**Geometric mean speedup of `auto` over torch: {geomean(speedups):.2f}× over the suite "
         f"({len(speedups)} layer×batch cases); {geomean(mem_speedups):.2f}× on the memory-bound shapes "
