@@ -199,6 +199,10 @@ def render(result: dict) -> str:
         f"({len(speedups)} layer×batch cases); {geomean(mem_speedups):.2f}× on the memory-bound shapes "
         f"({len(mem_speedups)} cases).**",
         "",
+        "Single rows move by about ±6% between runs on this 2-core machine; rows within that of 1.00× are ties "
+        "(the small DCGAN layers, where `auto` is torch itself or torch on channels-last data). Measure on an idle "
+        "machine: OpenMP threads that compete with other processes slow small calls far more than large ones.",
+        "",
     ]
     teach_rows = [r for r in result["rows"] if r.get("teaching")]
     if teach_rows:
