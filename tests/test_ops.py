@@ -284,3 +284,24 @@ def test_doctests(name):
     mod = importlib.import_module(f"tconv.{name}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+# ---- half precision on CPU: every method keeps the dtype and the accuracy of its format ------------------------
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(
+    ("wshape", "stride", "padding"),
+    [((4, 3, 3, 3), 2, 1), ((4, 3, 2, 2), 2, 0), ((4, 2, 11, 11), 4, 2)],  # torch_cl/torch, gemm, subpixel
+)
+def test_half_precision_every_method(dtype, wshape, stride, padding):
+    g = torch.Generator().manual_seed(7)
+    x, w, b = (
+        torch.randn(2, 4, 5, 5, generator=g),
+        torch.randn(*wshape, generator=g),
+        torch.randn(wshape[1], generator=g),
+    )
+    ref = F.conv_transpose2d(x.double(), w.double(), b.double(), stride=stride, padding=padding)
+    tol = {torch.float16: 3e-3, torch.bfloat16: 3e-2}[dtype]  # a few units in the last place, relative to the max
+    for method in (*tconv.METHODS, "torch"):
+        y = tconv.conv_transpose(x.to(dtype), w.to(dtype), b.to(dtype), stride, padding, method=method)
+        assert y.dtype == dtype, method
+        assert float((y.double() - ref).abs().max() / ref.abs().max()) < tol, method
