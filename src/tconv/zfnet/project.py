@@ -608,7 +608,7 @@ class Mirror:
         >>> m.work((3, 12, 12))      # 2 * (10*10*4*3*9 + 3*3*8*4*9) and 1*1*8*4*9 + 6*6*4*3*9
         (26784, 4176)
         """
-        sizes, chans = self.sizes(tuple(image_shape[1:])), self.channels(image_shape[0])
+        sizes = self.sizes(tuple(image_shape[1:]))
         per_call = per_window = 0
         size = (1, 1)
         for i in reversed(range(len(self.steps))):
