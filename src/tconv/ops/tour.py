@@ -16,7 +16,7 @@ import torch
 
 from ..geometry import Plan, make_plan
 from ..tour import Section, table_html
-from . import get_method
+from . import fastcpu, get_method
 
 __all__ = ["tour_section", "DEFAULT", "agreement_table"]
 
@@ -32,6 +32,8 @@ _CITES = {
     "autograd": "gradient of the forward convolution w.r.t. its input (seed 000 §2.1)",
     "col2im": "one GEMM Wᵀ·X, then fold the columns (seed 000 §2.1, im2col + GEMM)",
     "polyphase": "s^d stride-1 sub-convolutions, no multiplication by an inserted zero",
+    "subpixel": "the phases stacked as channels: ONE stride-1 conv with C_out·s^d channels + depth-to-space "
+    "(sub-pixel convolution, Shi et al. 2016; auto's route for RGB layers)",
     "auto": "the fastest correct path (measured)",
     "torch": "PyTorch's F.conv_transpose2d, the reference",
 }
@@ -60,8 +62,8 @@ def agreement_table(repeats: int = 5, seed: int = 0) -> list[list]:
     x32, w32, b32 = x.float(), w.float(), b.float()
     ref32 = get_method("torch")(plan, x32, w32, b32)
     rows = []
-    for name in ("torch", "scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "auto"):
-        fn = get_method(name)
+    for name in ("torch", "scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "subpixel", "auto"):
+        fn = fastcpu.subpixel if name == "subpixel" else get_method(name)
         err64 = (fn(plan, x, w, b) - ref).abs().max().item()
         err32 = (fn(plan, x32, w32, b32) - ref32).abs().max().item()
         times = []
@@ -94,7 +96,10 @@ def _formula_html(plan: Plan) -> str:
         f"d(k − 1) − p + output_padding = {pa} after ({up} → {up + pb + pa}), then a flipped {k}-tap kernel leaves "
         f"{up + pb + pa} − {d * (k - 1)} = {up + pb + pa - d * (k - 1)} outputs.</p>",
         f"<p>Polyphase split along each dimension: {html.escape(phases)} — {s}² = {s**2} small stride-1 "
-        "convolutions and no multiplication by an inserted zero.</p>",
+        "convolutions and no multiplication by an inserted zero. Pad every sub-kernel to the same "
+        f"⌈k/s⌉ = {-(-k // s)} taps and stack the phases as output channels: the {s}² convolutions become ONE with "
+        f"{plan.out_channels}·{s}² = {plan.out_channels * s * s} channels, and a depth-to-space shuffle interleaves "
+        "them (<code>subpixel</code>; the sub-pixel convolution of super-resolution networks is exactly this).</p>",
     ]
     return "\n".join(lines)
 
