@@ -30,12 +30,12 @@ import torch
 import torch.nn.functional as F
 
 from ..geometry import Plan
+from ..ops import CONV_BY_NDIM as _CONV
 
 __all__ = ["conv_transpose_autograd", "input_grad", "weight_grad", "padded_grad"]
 
 Forward = Callable[[Plan, torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_WEIGHT = {1: torch.nn.grad.conv1d_weight, 2: torch.nn.grad.conv2d_weight, 3: torch.nn.grad.conv3d_weight}
 
 

@@ -16,8 +16,12 @@ import importlib
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 from ..geometry import Plan
+
+#: ``F.conv1d/2d/3d`` by the number of spatial dimensions: the formulations that end in a torch convolution.
+CONV_BY_NDIM: dict[int, Callable[..., torch.Tensor]] = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 Formulation = Callable[[Plan, torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 

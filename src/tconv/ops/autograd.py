@@ -28,15 +28,13 @@ a model that is trained.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..geometry import Plan
+from . import CONV_BY_NDIM as _CONV
 from .zero_insert import pad_or_crop
 
 __all__ = ["autograd"]
-
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def autograd(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:

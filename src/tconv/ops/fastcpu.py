@@ -29,6 +29,9 @@ import math
 import torch
 
 from ..geometry import Plan
+from . import CONV_BY_NDIM
+
+_CHANNELS_LAST = {2: torch.channels_last, 3: torch.channels_last_3d}
 
 __all__ = ["no_overlap_gemm", "gemm_applies", "channels_last_native", "subpixel", "subpixel_weight", "choose_cpu"]
 
@@ -99,12 +102,7 @@ def channels_last_native(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.
     """
     from .native import native  # noqa: PLC0415
 
-    fmt = {2: torch.channels_last, 3: torch.channels_last_3d}[plan.nd]
-    return native(plan, x.contiguous(memory_format=fmt), w, b).contiguous()
-
-
-_CONV = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d, 3: torch.nn.functional.conv3d}
-_CHANNELS_LAST = {2: torch.channels_last, 3: torch.channels_last_3d}
+    return native(plan, x.contiguous(memory_format=_CHANNELS_LAST[plan.nd]), w, b).contiguous()
 
 
 def subpixel_weight(plan: Plan, w: torch.Tensor) -> torch.Tensor:
@@ -175,7 +173,7 @@ def subpixel(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | Non
     conv_pad = [max(a, e) for a, e in zip(lo, hi, strict=True)]
     if nd in _CHANNELS_LAST:
         x = x.contiguous(memory_format=_CHANNELS_LAST[nd])
-    z = _CONV[nd](x, v, bias, padding=conv_pad, groups=plan.groups)  # (N, C_out * prod(s), *Q)
+    z = CONV_BY_NDIM[nd](x, v, bias, padding=conv_pad, groups=plan.groups)  # (N, C_out * prod(s), *Q)
     # blocks q0 .. q1 - 1 of every phase, then (N, C, *s, *Q) -> (N, C, Q_0, s_0, Q_1, s_1, ...): ONE copy that
     # reads the channels-last result in order, and a crop of the first (pad_before - q0 * s) positions
     z = z.view(n_img, plan.out_channels, *s, *z.shape[2:])

@@ -33,10 +33,9 @@ import torch
 import torch.nn.functional as F
 
 from ..geometry import Phase, Plan
+from . import CONV_BY_NDIM as _CONV
 
 __all__ = ["polyphase", "sub_correlation"]
-
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def _window(x: torch.Tensor, dim: int, start: int, stop: int) -> torch.Tensor:

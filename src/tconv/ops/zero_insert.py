@@ -32,10 +32,9 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..geometry import Plan
+from . import CONV_BY_NDIM as _CONV
 
 __all__ = ["zero_insert", "insert_zeros", "pad_or_crop", "conv_weight"]
-
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def insert_zeros(x: torch.Tensor, stride: tuple[int, ...]) -> torch.Tensor:
