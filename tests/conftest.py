@@ -3,6 +3,8 @@
 import os
 
 import matplotlib
+import pytest
+import torch
 from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")
@@ -11,3 +13,17 @@ settings.register_profile(
     "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], derandomize=False
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="module")
+def small_tensor_speed():
+    """Thousands of tiny convolutions: one thread and torch's own kernels (oneDNN's per-shape set-up costs ~2 ms).
+
+    Modules that run many tiny operators use it with ``pytestmark = pytest.mark.usefixtures("small_tensor_speed")``.
+    """
+    threads, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = False
+    yield
+    torch.backends.mkldnn.enabled = mkldnn
+    torch.set_num_threads(threads)

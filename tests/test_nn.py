@@ -18,14 +18,7 @@ PAIRS = [
 KW = dict(stride=2, padding=1, output_padding=1, groups=2, dilation=1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _small_tensor_speed():
-    threads, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False
-    yield
-    torch.backends.mkldnn.enabled = mkldnn
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("small_tensor_speed")  # tests/conftest.py
 
 
 @pytest.mark.parametrize(("ours", "theirs", "shape"), PAIRS)

@@ -20,14 +20,7 @@ FORMULATIONS = ("scatter", "zero_insert", "matrix", "autograd", "col2im", "polyp
 ALL = (*FORMULATIONS, "auto")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _small_tensor_speed():
-    threads, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False
-    yield
-    torch.backends.mkldnn.enabled = mkldnn
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("small_tensor_speed")  # tests/conftest.py
 
 
 def _rand(*shape, seed=0, dtype=torch.float64):

@@ -27,15 +27,7 @@ MIN_CONFIGS = {"1d": 640, "2d": 640, "3d": 320, "asym": 400, "4d": 100, "grad": 
 assert sum(MIN_CONFIGS.values()) >= 2000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _small_tensor_speed():
-    """Thousands of tiny convolutions: one thread and torch's own kernels (oneDNN's per-shape set-up costs ~2 ms)."""
-    threads, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False
-    yield
-    torch.backends.mkldnn.enabled = mkldnn
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("small_tensor_speed")  # tests/conftest.py
 
 
 def _settings(max_examples: int) -> settings:
