@@ -336,14 +336,20 @@ def _combine_kinds(per_dim: list[list[str]]) -> np.ndarray:
     return out
 
 
-def _running(
-    target: Grid, paints: list[tuple[tuple[Index, float], ...]], counts_add: list[dict[Index, int]]
-) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+def _frames(
+    target: Grid,
+    focuses: list[Index],
+    kernels: list[tuple],
+    pairs: list[tuple],
+    paints: list[tuple[tuple[Index, float], ...]],
+    counts_add: list[dict[Index, int]],
+) -> tuple[Frame, ...]:
+    """One frame per step, each with the running output values, contribution counts and written mask after it."""
     values = np.zeros(target.shape)
     counts = np.zeros(target.shape, dtype=np.int64)
     written = np.zeros(target.shape, dtype=bool)
-    vs, cs, ws = [], [], []
-    for paint, cadd in zip(paints, counts_add, strict=True):
+    frames = []
+    for i, (paint, cadd) in enumerate(zip(paints, counts_add, strict=True)):
         for cell, v in paint:
             ix = tuple(c - lo for c, lo in zip(cell, target.lo, strict=True))
             values[ix] += v
@@ -351,10 +357,8 @@ def _running(
         for cell, n in cadd.items():
             ix = tuple(c - lo for c, lo in zip(cell, target.lo, strict=True))
             counts[ix] += n
-        vs.append(values.copy())
-        cs.append(counts.copy())
-        ws.append(written.copy())
-    return vs, cs, ws
+        frames.append(Frame(i, focuses[i], kernels[i], pairs[i], paint, values.copy(), counts.copy(), written.copy()))
+    return tuple(frames)
 
 
 def _equivalent_scene(plan: Plan, x: np.ndarray, w: np.ndarray) -> Scene:
@@ -403,11 +407,7 @@ def _equivalent_scene(plan: Plan, x: np.ndarray, w: np.ndarray) -> Scene:
         frames_pairs.append(tuple(pairs))
         paints.append(((o, value),))
         cadds.append({o: len(pairs)})
-    vs, cs, ws = _running(target, paints, cadds)
-    frames = tuple(
-        Frame(i, focuses[i], frames_kernel[i], frames_pairs[i], paints[i], vs[i], cs[i], ws[i])
-        for i in range(len(focuses))
-    )
+    frames = _frames(target, focuses, frames_kernel, frames_pairs, paints, cadds)
     return Scene(plan, "transposed", "equivalent", x, w, source, target, frames, flipped=True)
 
 
@@ -446,11 +446,7 @@ def _scatter_scene(plan: Plan, x: np.ndarray, w: np.ndarray) -> Scene:
         frames_pairs.append(tuple(sorted(pairs)))
         paints.append(tuple(paint))
         cadds.append(cadd)
-    vs, cs, ws = _running(target, paints, cadds)
-    frames = tuple(
-        Frame(i, focuses[i], frames_kernel[i], frames_pairs[i], paints[i], vs[i], cs[i], ws[i])
-        for i in range(len(focuses))
-    )
+    frames = _frames(target, focuses, frames_kernel, frames_pairs, paints, cadds)
     return Scene(plan, "transposed", "scatter", x, w, source, target, frames, flipped=False)
 
 
@@ -487,9 +483,5 @@ def _conv_scene(plan: Plan, x: np.ndarray, w: np.ndarray) -> Scene:
         frames_pairs.append(tuple(pairs))
         paints.append(((j, value),))
         cadds.append({j: len(pairs)})
-    vs, cs, ws = _running(target, paints, cadds)
-    frames = tuple(
-        Frame(i, focuses[i], frames_kernel[i], frames_pairs[i], paints[i], vs[i], cs[i], ws[i])
-        for i in range(len(focuses))
-    )
+    frames = _frames(target, focuses, frames_kernel, frames_pairs, paints, cadds)
     return Scene(plan, "conv", "equivalent", x, w, source, target, frames, flipped=False)

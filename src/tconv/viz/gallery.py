@@ -227,25 +227,17 @@ def _cli(case: Case) -> str:
     if case.kind != "animation":
         return ""
     p = case.plan
-    if case.op == "conv":
-        c = case.conv or {}
-        size = "x".join(map(str, p.out_size))
-        args = [f"tconv animate conv -i {size} -k {_xs(p.kernel_size)}"]
-        if any(v != 1 for v in p.stride):
-            args.append(f"-s {_xs(p.stride)}")
-        if any(a or b for a, b in p.padding):
-            args.append(f"-p {_pad_arg(p.padding)}")
-        if any(v != 1 for v in p.dilation):
-            args.append(f"-d {_xs(p.dilation)}")
-        _ = c
-    else:
-        args = [f"tconv animate transposed -i {'x'.join(map(str, p.in_size))} -k {_xs(p.kernel_size)}"]
-        if any(v != 1 for v in p.stride):
-            args.append(f"-s {_xs(p.stride)}")
-        if any(a or b for a, b in p.padding):
-            args.append(f"-p {_pad_arg(p.padding)}")
-        if any(v != 1 for v in p.dilation):
-            args.append(f"-d {_xs(p.dilation)}")
+    # a convolution is drawn from its transpose's plan: its input is the plan's output
+    size = p.out_size if case.op == "conv" else p.in_size
+    args = [f"tconv animate {'conv' if case.op == 'conv' else 'transposed'} -i {'x'.join(map(str, size))}"]
+    args.append(f"-k {_xs(p.kernel_size)}")
+    if any(v != 1 for v in p.stride):
+        args.append(f"-s {_xs(p.stride)}")
+    if any(a or b for a, b in p.padding):
+        args.append(f"-p {_pad_arg(p.padding)}")
+    if any(v != 1 for v in p.dilation):
+        args.append(f"-d {_xs(p.dilation)}")
+    if case.op != "conv":
         if any(p.output_padding):
             args.append(f"--op {_xs(p.output_padding)}")
         if case.view != "equivalent":
