@@ -21,7 +21,6 @@ import argparse
 import copy
 import gc
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
+from run import cpu_name  # noqa: E402  (bench/run.py: this folder is the script's sys.path[0])
 from tconv.files import write_text  # noqa: E402
 from tconv.zfnet import Mirror, project_channels  # noqa: E402
 from tconv.zfnet.images import builtin_images  # noqa: E402
@@ -152,16 +152,6 @@ def main() -> None:
         )
     if not args.no_doc:
         write_doc(rows, args, net.name, load)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def write_doc(rows: list[dict], args: argparse.Namespace, name: str, load: float) -> None:

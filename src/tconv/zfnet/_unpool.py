@@ -49,8 +49,9 @@ def _unpool(r, owner, start, switches, keep, use_keep, in_start, map_w, out):  #
                 if use_keep and not keep[b, c, y, x]:
                     continue
                 sw = switches[b, c, y, x]
-                ly = sw // map_w - oy
-                lx = sw - (sw // map_w) * map_w - ox
+                row = sw // map_w
+                ly = row - oy
+                lx = sw - row * map_w - ox
                 if 0 <= ly < out_h and 0 <= lx < out_w:
                     out[s, c, ly, lx] += v
 

@@ -143,12 +143,19 @@ def _crop_to_map(r: Tensor, start: Tensor, n: tuple[int, int]) -> tuple[Tensor, 
     _, vc = _axis_rows(start[:, 1], r.shape[-1], n[1])
     if not (bool(vr.all()) and bool(vc.all())):  # some window reaches past the map: zero those rows / columns
         r = r * (vr[:, None, :, None] & vc[:, None, None, :])
-    if r.shape[-2] > n[0] or r.shape[-1] > n[1]:
-        size = (min(r.shape[-2], n[0]), min(r.shape[-1], n[1]))
-        limit = torch.tensor([n[0] - size[0], n[1] - size[1]], device=start.device)
-        new_start = torch.minimum(start.clamp(min=0), limit)
+    new_start, size = _fit(start, tuple(r.shape[-2:]), n)
+    if size != tuple(r.shape[-2:]):
         r, start = _move_window(r, start, new_start, size), new_start
     return r, start
+
+
+def _fit(start: Tensor, size: tuple[int, int], n: tuple[int, int]) -> tuple[Tensor, tuple[int, int]]:
+    """A window larger than the ``n``-sized map shrinks to the map and moves inside it; others stay as they are."""
+    if size[0] <= n[0] and size[1] <= n[1]:
+        return start, size
+    fit = (min(size[0], n[0]), min(size[1], n[1]))
+    limit = torch.tensor([n[0] - fit[0], n[1] - fit[1]], device=start.device)
+    return torch.minimum(start.clamp(min=0), limit), fit
 
 
 def _reach(start: Tensor, size: tuple[int, int], k, s, d, pad_before) -> tuple[Tensor, tuple[int, int]]:
@@ -283,12 +290,9 @@ class _MaxPool:
                     ctx.trace.last_writers[i] = self.last_writers(ctx.trace.switches[i], n).contiguous()
                 keep = ctx.trace.last_writers[i]
             in_start, in_size = _reach(start, size, self.kernel, self.stride, self.dilation, self.padding)
-            # a window wider than the map shrinks to the map; every switch lies inside the map, so the positions of
-            # the window outside it simply receive nothing (they are the ones the plan crops)
-            fit = tuple(min(a, b) for a, b in zip(in_size, n, strict=True))
-            in_start = torch.minimum(in_start.clamp(min=0), torch.tensor(n) - torch.tensor(fit)).where(
-                torch.tensor(in_size) > torch.tensor(n), in_start
-            )
+            # every switch lies inside the map, so window positions outside it simply receive nothing (they are the
+            # ones the plan crops); only a window larger than the map must shrink
+            in_start, fit = _fit(in_start, in_size, n)
             out = unpool_windows(
                 r, ctx.owner, start.contiguous(), ctx.trace.switches[i], keep, in_start.contiguous(), fit, n[1]
             )
