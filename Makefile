@@ -21,6 +21,7 @@ tour: $(STAMP)
 	$(VENV)/bin/tconv tour --out $(TOUR_OUT)
 
 test: $(STAMP)
+	@bash tools/ensure-chromium.sh
 	$(PY) -m pytest -n 2 -q
 
 bench: $(STAMP)

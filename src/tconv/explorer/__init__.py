@@ -5,7 +5,7 @@ The page's sources live in ``web/`` at the top of the repository (``explorer.htm
 the script into the template, so the result opens from ``file://`` and can be mailed around as one file.
 
 The page's JavaScript is the only second copy of tconv's arithmetic (a port of :func:`tconv.geometry.make_plan`,
-:func:`tconv.geometry.conv_plan` and the plan's index mapping). ``tests/test_explorer_browser.py`` drives it in
+:func:`tconv.geometry.conv_plan` and the plan's index mapping). ``tests/explorer/test_browser.py`` drives it in
 Chromium and compares every size, padding, error message and contributor set with the Python.
 
 >>> page = build_page()

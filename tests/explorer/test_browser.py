@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 import tconv
-from _explorer_cases import call_text, plan_summary, python_result, random_config, to_hash
 from tconv.explorer import EXAMPLES, write_page
+
+from ._cases import call_text, plan_summary, python_result, random_config, to_hash
 
 try:
     from tconv.viz.style import tap_color

@@ -15,10 +15,11 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
-from _explorer_cases import call_text, plan_summary, python_result, random_config, to_ui
 from tconv.cli import app
 from tconv.errors import ConfigError
 from tconv.explorer import ASSETS, EXAMPLES, asset_dir, build_page, tour_section, write_page
+
+from ._cases import call_text, plan_summary, python_result, random_config, to_ui
 
 
 def test_page_is_one_self_contained_file():

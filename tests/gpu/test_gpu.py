@@ -286,7 +286,7 @@ def test_tour_section(tmp_path, monkeypatch):
 
 
 def _load_bench():
-    path = Path(__file__).resolve().parents[1] / "bench" / "gpu.py"
+    path = Path(__file__).resolve().parents[2] / "bench" / "gpu.py"
     spec = importlib.util.spec_from_file_location("tconv_bench_gpu", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
@@ -355,9 +355,9 @@ def test_kernels_compile_for_h100_without_gpu():
     import subprocess  # noqa: PLC0415
 
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "src")
     env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
-    script = Path(__file__).resolve().parents[1] / "bench" / "gpu_aot.py"
+    script = Path(__file__).resolve().parents[2] / "bench" / "gpu_aot.py"
     proc = subprocess.run(
         [sys.executable, str(script), "--quick"], capture_output=True, text=True, env=env, timeout=300
     )
