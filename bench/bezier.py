@@ -1,6 +1,6 @@
 """Benchmark: seed 002's training loop against tconv.bezier's batched trainer, same machine, same run.
 
-* the seed's own loop (:func:`tconv.bezier.seedport.seed_train_model`: DataLoader, modules, Adam) timed for a few
+* the seed's own loop (``tests/bezier/seedport.py``'s ``seed_train_model``: DataLoader, modules, Adam) timed for a few
   epochs of one seed and extrapolated to its protocol (5 seeds × 5000 epochs);
 * the three ways of batching the seeds, per optimizer step of 5 stacked models: a hand-fused NumPy step with analytic
   gradients, ``torch.func.vmap`` of ``torch.func.grad``, and the compiled kernel that ``train`` uses;
@@ -31,13 +31,15 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
+for _p in (ROOT, ROOT / "src"):  # tconv, and tests/ for the seed's port
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
+from tests.bezier.seedport import seed_train_model  # noqa: E402
+
+from bezier_engines import numpy_steps, torch_vmap_steps  # noqa: E402  (this folder is sys.path[0])
 from tconv.bezier.analysis import patch_mse  # noqa: E402
 from tconv.bezier.data import make_dataset, make_patches  # noqa: E402
-from tconv.bezier.engines import numpy_steps, torch_vmap_steps  # noqa: E402
-from tconv.bezier.seedport import seed_train_model  # noqa: E402
 from tconv.bezier.train import TrainConfig, init_params, train, variants_for  # noqa: E402
 from tconv.files import write_json  # noqa: E402
 

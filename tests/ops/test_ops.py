@@ -3,9 +3,6 @@ NumPy/torch boundaries, gradcheck, and the modules' own doctests."""
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import numpy as np
 import pytest
 import torch
@@ -256,27 +253,6 @@ def test_autograd_method_without_grad_is_detached():
         y = tconv.conv_transpose(x, w, stride=2, method="autograd")
     assert not y.requires_grad
     assert tconv.conv_transpose(x, w, stride=2, method="autograd").requires_grad
-
-
-# ---- the modules' docstring examples -------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "name",
-    [
-        "ops.zero_insert",
-        "ops.matrix",
-        "ops.autograd",
-        "ops.col2im",
-        "ops.polyphase",
-        "ops.fastcpu",
-        "reference",
-        "nn",
-        "ops.tour",
-    ],
-)
-def test_doctests(name):
-    mod = importlib.import_module(f"tconv.{name}")
-    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 0
 
 
 # ---- half precision on CPU: every method keeps the dtype and the accuracy of its format ------------------------

@@ -236,7 +236,7 @@ def _run_gradients(cfg) -> None:
         return [torch.zeros_like(t) if d is None else d for t, d in zip((x, w, b), got, strict=True)]
 
     ref = grads(lambda x, w, b: TORCH_FN[nd](x, w, b, *args))
-    for method in tconv.ops.DIFFERENTIABLE:
+    for method in tconv.ops.METHODS:
         got = grads(lambda x, w, b, m=method: tconv.conv_transpose(x, w, b, *args, method=m))
         for name, a, r in zip(("input", "weight", "bias"), got, ref, strict=True):
             _check_close(f"{method} d/d{name}", a, r, torch.float64, cfg)

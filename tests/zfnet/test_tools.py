@@ -226,7 +226,7 @@ def test_crop_box():
 
 def revised_gradient(seq: nn.Sequential, img: torch.Tensor, channel: int, pos: tuple[int, int]) -> torch.Tensor:
     """Seed 000's autograd form of the deconvnet (ReLU of the gradient) from one explicit unit."""
-    from tconv.zfnet.seedport import RevisedReLU
+    from .seedport import RevisedReLU
 
     x = img.clone().requires_grad_(True)
     y = x

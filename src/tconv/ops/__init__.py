@@ -28,9 +28,6 @@ Formulation = Callable[[Plan, torch.Tensor, torch.Tensor, torch.Tensor | None], 
 #: The public method names, in teaching order; "auto" picks the fastest correct one.
 METHODS: tuple[str, ...] = ("scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "auto")
 
-#: Methods whose result is differentiable through torch autograd.
-DIFFERENTIABLE: tuple[str, ...] = ("scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "auto")
-
 # method name -> "module:function" (resolved lazily so importing tconv stays cheap)
 _REGISTRY: dict[str, str] = {
     "scatter": "scatter:scatter",

@@ -7,7 +7,7 @@ Both train ``M`` plain 7-point models stacked along a first axis, one optimizer 
   gradients by ``torch.func.grad`` vectorized over the models with ``torch.func.vmap``, Adam on the stacked tensors.
 
 Each Python-level step costs tens of microseconds of interpreter and dispatch overhead whatever the arithmetic, and
-the seed's protocol is 640,000 sequential steps per model; the compiled kernel (:mod:`._kernel`) runs the whole
+the seed's protocol is 640,000 sequential steps per model; the compiled kernel (``tconv.bezier._kernel``) runs the whole
 chunk of epochs without returning to Python, which is why it is the one :func:`tconv.bezier.train` uses.
 
 >>> from tconv.bezier.train import init_params

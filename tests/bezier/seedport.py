@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from .models import Decoder, Encoder
+from tconv.bezier.models import Decoder, Encoder
 
 __all__ = ["get_curve_points", "generate_input", "seed_make_dataset", "seed_cut", "seed_train_model"]
 
