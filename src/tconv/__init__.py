@@ -14,6 +14,7 @@ from .ops.dispatch import conv_transpose
 from .ops.matrix import conv_matrix
 from .receptive import RFBox, RFRow, receptive_field, receptive_field_box
 from .upsampling import make_upsampler
+from .window import Window, forward_window, same_pads
 from .zfnet import project
 
 __version__ = "0.1.0"
@@ -25,6 +26,9 @@ __all__ = [
     "make_plan",
     "plan_from_sizes",
     "conv_plan",
+    "Window",
+    "forward_window",
+    "same_pads",
     "METHODS",
     "conv_transpose",
     "conv_matrix",

@@ -45,8 +45,8 @@ two lines look alike and mean different things; build modules by keyword (as :fu
 from __future__ import annotations
 
 import ast
-import math
-import numbers
+import contextlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,8 @@ import torch
 from torch import nn
 
 from .errors import ConfigError, ConfigTypeError
-from .geometry import PaddingSpec, conv_plan, normalize_tuple, plan_from_sizes
+from .geometry import PaddingSpec, _freeze, _is_int, _normalize_padding, conv_plan, normalize_tuple, plan_from_sizes
+from .window import forward_window, same_pads
 
 __all__ = [
     "conv_output_size",
@@ -76,10 +77,6 @@ Size = int | tuple[int, ...]
 # ----------------------------------------------------------------------------------------------------------------
 # argument handling: an int everywhere means "1-D, answer an int"; any tuple fixes the number of dimensions
 # ----------------------------------------------------------------------------------------------------------------
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
 def _ndim(i: Any, padding: Any, *others: Any) -> tuple[int, bool]:
     """Number of spatial dims and whether the caller used plain ints throughout (then an int is returned)."""
     lengths = [len(v) for v in (i, *others) if isinstance(v, (tuple, list))]
@@ -97,7 +94,7 @@ def _sizes(name: str, value: Any, nd: int) -> tuple[int, ...]:
 
 
 def _padding(padding: Any, nd: int) -> Any:
-    """Keep "same"/"valid"; turn ints, per-dim ints and (before, after) pairs into per-dim pairs (validated)."""
+    """Keep "same"/"valid"; turn ints, per-dim ints and (before, after) pairs into per-dim pairs (geometry's rule)."""
     if isinstance(padding, str):
         mode = padding.lower()
         if mode not in ("same", "valid"):
@@ -105,28 +102,25 @@ def _padding(padding: Any, nd: int) -> Any:
                 "p", padding, "must be an int, per-dimension ints or (before, after) pairs, 'same' or 'valid'"
             )
         return mode
-    if _is_int(padding):
-        pads = ((int(padding), int(padding)),) * nd
-    elif isinstance(padding, (tuple, list)):
-        vals = tuple(padding)
-        if len(vals) == 1 and nd > 1:
-            vals = vals * nd
-        if len(vals) != nd:
-            raise ConfigError("p", padding, f"must have {nd} entries, one per spatial dimension")
-        pads = []
-        for v in vals:
-            if _is_int(v):
-                pads.append((int(v), int(v)))
-            elif isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_int(x) for x in v):
-                pads.append((int(v[0]), int(v[1])))
-            else:
-                raise ConfigTypeError("p", padding, "entries must be ints or (before, after) pairs of ints")
-        pads = tuple(pads)
-    else:
-        raise ConfigTypeError("p", padding, "must be an int, a sequence, 'same' or 'valid'")
+    with _short_names():
+        pads = _normalize_padding(_freeze("padding", padding), nd)
     if any(x < 0 for pair in pads for x in pair):
         raise ConfigError("p", padding, "must be non-negative (a transposed convolution crops with padding)")
     return pads
+
+
+_SHORT = {"in_size": "i", "kernel_size": "k", "stride": "s", "padding": "p", "dilation": "d"}
+
+
+@contextlib.contextmanager
+def _short_names() -> Iterator[None]:
+    """Errors from geometry/window name the parameters by their long names; here they are i, k, s, p, d."""
+    try:
+        yield
+    except (ConfigError, ConfigTypeError) as exc:
+        if exc.param not in _SHORT:
+            raise
+        raise type(exc)(_SHORT[exc.param], exc.value, exc.rule) from None
 
 
 def _out(values: tuple[int, ...], as_int: bool) -> Size:
@@ -161,29 +155,8 @@ def conv_output_size(i: Size, k: Size, s: Size = 1, p: PaddingSpec = 0, d: Size 
     for name, vals in (("i", i_t), ("k", k_t), ("s", s_t), ("d", d_t)):
         _positive(name, vals)
     pads = _padding(p, nd)
-    if pads == "valid":
-        pads = ((0, 0),) * nd
-    elif pads == "same":  # TensorFlow's rule: out = ceil(i / s), total padding split with the odd one after
-        pads = []
-        for n, kk, ss, dd in zip(i_t, k_t, s_t, d_t, strict=True):
-            total = max((math.ceil(n / ss) - 1) * ss + dd * (kk - 1) + 1 - n, 0)
-            pads.append((total // 2, total - total // 2))
-        pads = tuple(pads)
-    for n, kk, dd, (pb, pa) in zip(i_t, k_t, d_t, pads, strict=True):
-        if dd * (kk - 1) + 1 > n + pb + pa:
-            raise ConfigError(
-                "k", k, f"with dilation {d} spans d(k-1)+1 = {dd * (kk - 1) + 1} > the padded input {n + pb + pa}"
-            )
-    if not ceil_mode:
-        return _out(conv_plan(i_t, k_t, s_t, pads, d_t).in_size, as_int)  # the plan's transpose: in_size = conv out
-    outs = []
-    for n, kk, ss, dd, (pb, pa) in zip(i_t, k_t, s_t, d_t, pads, strict=True):
-        span = n + pb + pa - dd * (kk - 1) - 1
-        o = -(-span // ss) + 1
-        if (o - 1) * ss >= n + pb:  # torch: the last window may not start in the right padding
-            o -= 1
-        outs.append(o)
-    return _out(tuple(outs), as_int)
+    with _short_names():  # the forward window (tconv.window) holds the size rule, "same" and ceil_mode
+        return _out(forward_window(i_t, k_t, s_t, pads, d_t, ceil_mode).out_size, as_int)
 
 
 def conv_transpose_output_size(
@@ -314,11 +287,7 @@ def equivalent_conv(
     if any(v != 0 for v in op_t):
         raise ConfigError("op", op, "must be 0 for the reverse (output_padding belongs to transposed convolutions)")
     if isinstance(pads, str):
-        pads = None if pads == "same" else ((0, 0),) * nd
-        if pads is None:
-            pads = tuple(
-                ((dd * (kk - 1)) // 2, dd * (kk - 1) - (dd * (kk - 1)) // 2) for kk, dd in zip(k_t, d_t, strict=True)
-            )
+        pads = same_pads(i_t, k_t, 1, d_t) if pads == "same" else ((0, 0),) * nd
     out = conv_plan(i_t, k_t, 1, pads, d_t)  # validates; its in_size is the convolution's output
     tp = tuple((dd * (kk - 1) - pb, dd * (kk - 1) - pa) for kk, dd, (pb, pa) in zip(k_t, d_t, pads, strict=True))
     return Equivalent(
@@ -341,10 +310,8 @@ def equivalent_conv(
 def _conv_padding_pairs(conv: nn.Module, nd: int) -> tuple[tuple[int, int], ...]:
     k = normalize_tuple("kernel_size", tuple(conv.kernel_size), nd)
     d = normalize_tuple("dilation", tuple(conv.dilation), nd)
-    if isinstance(conv.padding, str):
-        if conv.padding == "valid":
-            return ((0, 0),) * nd
-        return tuple(((dd * (kk - 1)) // 2, dd * (kk - 1) - (dd * (kk - 1)) // 2) for kk, dd in zip(k, d, strict=True))
+    if isinstance(conv.padding, str):  # PyTorch allows "same" only with stride 1, where same_pads needs no size
+        return same_pads((1,) * nd, k, 1, d) if conv.padding == "same" else ((0, 0),) * nd
     return tuple((v, v) for v in normalize_tuple("padding", tuple(conv.padding), nd))
 
 

@@ -57,8 +57,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError, ConfigTypeError
-from ..geometry import conv_plan
 from ..ops.dispatch import conv_transpose
+from ..window import forward_window, reach, read_start, same_pads
 
 __all__ = [
     "METHODS",
@@ -159,10 +159,13 @@ def _fit(start: Tensor, size: tuple[int, int], n: tuple[int, int]) -> tuple[Tens
 
 
 def _reach(start: Tensor, size: tuple[int, int], k, s, d, pad_before) -> tuple[Tensor, tuple[int, int]]:
-    """The input window a layer's output window reads: the plan's mapping ``o = j * s + t * d - pad_before``."""
-    new_start = start * torch.tensor(s, device=start.device) - torch.tensor(pad_before, device=start.device)
-    new_size = tuple((w - 1) * si + di * (ki - 1) + 1 for w, si, di, ki in zip(size, s, d, k, strict=True))
-    return new_start, new_size  # type: ignore[return-value]
+    """The input window a layer's output window reads (tconv.window: ``read_start`` and ``reach``)."""
+    new_start = read_start(start, torch.tensor(s, device=start.device), torch.tensor(pad_before, device=start.device))
+    return new_start, _reach_size(size, k, s, d)
+
+
+def _reach_size(size: Sequence[int], k, s, d) -> tuple[int, int]:
+    return tuple(reach(w, ki, si, di) for w, ki, si, di in zip(size, k, s, d, strict=True))  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -203,11 +206,9 @@ class _Conv:
 
     def mirror(self, r: Tensor, start: Tensor, ctx: _MirrorContext, i: int) -> tuple[Tensor, Tensor]:
         n = ctx.trace.sizes[i]
-        # The plan of this convolution seen as its transpose: its out_size is exactly the forward input size n.
-        plan = conv_plan(n, self.kernel, self.stride, self.padding, self.dilation)
-        assert plan.out_size == n and plan.in_size == ctx.trace.sizes[i + 1]
-        # On a window the transposed convolution crops nothing (padding 0); the plan's crop is _crop_to_map's.
-        start, _ = _reach(start, tuple(r.shape[-2:]), self.kernel, self.stride, self.dilation, plan.pad_before)
+        # On a window the transposed convolution crops nothing (padding 0); the window's padding is _crop_to_map's.
+        pad_before = tuple(p[0] for p in self.padding)
+        start, _ = _reach(start, tuple(r.shape[-2:]), self.kernel, self.stride, self.dilation, pad_before)
         r = conv_transpose(r, self.weight, None, self.stride, 0, 0, self.groups, self.dilation)
         return _crop_to_map(r, start, n)
 
@@ -334,7 +335,7 @@ class _AvgPool:
             return torch.full(m, float(self.divisor_override), device=device)
         per_dim = []
         for size_in, size_out, k, s, p in zip(n, m, self.kernel, self.stride, self.padding, strict=True):
-            lo = torch.arange(size_out, device=device) * s - p
+            lo = read_start(torch.arange(size_out, device=device), s, p)
             hi = torch.clamp(lo + k, max=size_in + p)
             if not self.count_include_pad:
                 lo, hi = lo.clamp(min=0), hi.clamp(max=size_in)
@@ -420,8 +421,7 @@ def _conv_padding(m: nn.Conv2d) -> tuple[tuple[int, int], tuple[int, int]]:
     if isinstance(m.padding, str):
         if m.padding == "valid":
             return ((0, 0), (0, 0))
-        total = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size, strict=True)]  # "same": extra at the end
-        return tuple((t // 2, t - t // 2) for t in total)  # type: ignore[return-value]
+        return same_pads((1, 1), m.kernel_size, 1, m.dilation)  # type: ignore[return-value]  (stride 1: no size)
     return tuple((p, p) for p in _pair(m.padding))  # type: ignore[return-value]
 
 
@@ -512,28 +512,12 @@ def _build_steps(layers: Sequence[nn.Module]) -> list[_Step]:
     return steps
 
 
-def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    """PyTorch's pooling output size (with ceil_mode's rule that the last window must start inside input + pad)."""
-    span = n + 2 * p - d * (k - 1) - 1
-    out = (-(-span // s) if ceil_mode else span // s) + 1
-    if ceil_mode and (out - 1) * s >= n + p:
-        out -= 1
-    return out
-
-
 def _step_out(step: _Step, n: tuple[int, int]) -> tuple[int, int]:
     if isinstance(step, _Conv):
-        return conv_plan(n, step.kernel, step.stride, step.padding, step.dilation).in_size  # type: ignore[return-value]
-    if isinstance(step, _MaxPool):
-        return tuple(
-            _pool_out(*a, step.ceil_mode)
-            for a in zip(n, step.kernel, step.stride, step.padding, step.dilation, strict=True)
-        )  # type: ignore[return-value]
-    if isinstance(step, _AvgPool):
-        return tuple(
-            _pool_out(ni, k, s, p, 1, step.ceil_mode)
-            for ni, k, s, p in zip(n, step.kernel, step.stride, step.padding, strict=True)
-        )  # type: ignore[return-value]
+        return forward_window(n, step.kernel, step.stride, step.padding, step.dilation).out_size  # type: ignore[return-value]
+    if isinstance(step, (_MaxPool, _AvgPool)):
+        d = step.dilation if isinstance(step, _MaxPool) else 1
+        return forward_window(n, step.kernel, step.stride, step.padding, d, step.ceil_mode).out_size  # type: ignore[return-value]
     return n
 
 
@@ -572,9 +556,12 @@ class Mirror:
         """Spatial size before every step and after the last one (raises ConfigError if something vanishes)."""
         sizes = [tuple(image_size)]
         for step in self.steps:
-            out = _step_out(step, sizes[-1])
-            if min(out) < 1:
-                raise ConfigError("images", tuple(image_size), f"are too small: layer {step.index} leaves {out}")
+            try:
+                out = _step_out(step, sizes[-1])
+            except ConfigError as exc:  # the window (tconv.window) has no output on this map
+                raise ConfigError(
+                    "images", tuple(image_size), f"are too small: layer {step.index} on {sizes[-1]}: {exc}"
+                ) from None
             sizes.append(out)
         return sizes  # type: ignore[return-value]
 
@@ -593,10 +580,7 @@ class Mirror:
             step = self.steps[i]
             if isinstance(step, (_Conv, _MaxPool, _AvgPool)):
                 dil = (1, 1) if isinstance(step, _AvgPool) else step.dilation
-                full = tuple(
-                    (w - 1) * s + d * (k - 1) + 1
-                    for w, s, d, k in zip(size, step.stride, dil, step.kernel, strict=True)
-                )
+                full = _reach_size(size, step.kernel, step.stride, dil)
                 worst = max(worst, chans[i] * math.prod(full) * 3)  # the result and the int64 switches / gathers
                 size = tuple(min(f, n) for f, n in zip(full, sizes[i], strict=True))
         return max(worst, math.prod(image_shape))
@@ -624,8 +608,7 @@ class Mirror:
                     per_window += math.prod(size) * per_tap
                 dil = (1, 1) if isinstance(step, _AvgPool) else step.dilation
                 size = tuple(
-                    min((w - 1) * s + d * (k - 1) + 1, n)
-                    for w, s, d, k, n in zip(size, step.stride, dil, step.kernel, sizes[i], strict=True)
+                    min(f, n) for f, n in zip(_reach_size(size, step.kernel, step.stride, dil), sizes[i], strict=True)
                 )
         return per_call, per_window
 
