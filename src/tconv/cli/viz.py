@@ -122,18 +122,28 @@ def register(app: typer.Typer) -> None:
         p: str = typer.Option("0", "-p", "--padding", help="Padding."),
         d: str = typer.Option("1", "-d", "--dilation", help="Dilation."),
         opad: str = typer.Option("0", "--op", "--output-padding", help="output_padding (transposed only)."),
-        transposed: bool = typer.Option(False, "--transposed", "-T", help="Draw Cᵀ instead of C."),
+        transposed: bool | None = typer.Option(
+            None,
+            "--transposed/--forward",
+            "-T/-F",
+            help="Draw Cᵀ (the transposed convolution, y = Cᵀx) or C (the convolution, y = Cx). "
+            "Default: Cᵀ for transposed, C for conv, so x and y are the input and output as in animate.",
+        ),
         out: Path = typer.Option(..., "-o", "--out", help="Figure file: .png, .svg or .pdf."),
     ) -> None:
-        """The matrix view: C (or Cᵀ) with entries w_ij and the flattening order (seeds 001, 003).
+        """The matrix view with entries w_ij and the flattening order: Cᵀ for a transposed convolution, C for a conv.
 
-        Example: tconv matrix conv -i 4x4 -k 3 -o C.png
+        x is the operation's input and y its output, as in animate: `tconv matrix transposed -i 2x2 -k 3` draws the
+        16 × 4 matrix Cᵀ that maps the 2×2 input x to the 4×4 output y; -F draws C (4 × 16) instead.
+
+        Example: tconv matrix transposed -i 2x2 -k 3 -s 2 -o CT.png
         """
         from ..files import save_figure  # noqa: PLC0415
         from ..viz import matrix_figure  # noqa: PLC0415
 
         plan = _plan(op, i, k, s, p, d, opad)
-        path = save_figure(matrix_figure(plan, transposed=transposed), out)
+        draw_t = (op == "transposed") if transposed is None else transposed
+        path = save_figure(matrix_figure(plan, transposed=draw_t), out)
         typer.echo(f"wrote {path}")
 
     @app.command("gallery")
@@ -147,8 +157,7 @@ def register(app: typer.Typer) -> None:
 
         Example: tconv gallery --out gallery
         """
-        from rich.progress import Progress  # noqa: PLC0415
-
+        from ..progress import steps  # noqa: PLC0415
         from ..viz import CASES, build_gallery  # noqa: PLC0415
 
         cases = list(CASES)
@@ -156,11 +165,6 @@ def register(app: typer.Typer) -> None:
             cases = [c for c in CASES if any(c.name == o or c.name.startswith(o) for o in only)]
             if not cases:
                 raise ConfigError("only", only, "matches no gallery case (see docs/gallery.md for the names)")
-        with Progress(transient=True) as progress:
-            task = progress.add_task("gallery", total=len(cases))
-
-            def step(case: Any) -> None:
-                progress.update(task, advance=1, description=f"gallery: {case.name}")
-
-            path = build_gallery(out, cases=cases, fps=fps, progress=step)
+        with steps("gallery", len(cases)) as step:
+            path = build_gallery(out, cases=cases, fps=fps, progress=lambda case: step(case.name))
         typer.echo(f"wrote {path} ({len(cases)} pictures)")

@@ -7,7 +7,9 @@ element of the convolution's input):
     stride, the windows the stride skips are drawn as dashed outputs (seed 000 fig. 3-a: computed, then discarded);
     with dilation, the elements a window skips are joined by grey dotted weight-0 edges (fig. 4-a).
 (b) the transposed convolution ``o' -> x'``: the same edges, walked backwards. Inserted zeros (stride) and the
-    ``output_padding`` zeros are dashed nodes; outputs that padding crops are dashed (fig. 2-b, 3-b).
+    ``output_padding`` zeros are dashed nodes; outputs that padding crops are dashed (fig. 2-b, 3-b); outputs that
+    only output_padding adds (past the full result, reached by no input) are white with a dotted rim, as in the
+    explorer.
 (c) the same thing as a plain convolution: the zero-inserted, fully padded ``o'`` with the flipped kernel
     (fig. 1-c); dashed edges carry zeros.
 
@@ -116,8 +118,8 @@ def _panel(plan: Plan, panel: str) -> tuple[list, list, list]:
             bottom.extend((X + r, "zero", "0") for r in range(1, extra + 1))
         top = []
         for (o,) in sc.target.cells():
-            kind = sc.target.kind_at((o,))
-            top.append((float(o), kind, f"$x'_{{{o}}}$" if kind == "output" else ""))
+            kind = _extra(plan, o, sc.target.kind_at((o,)))
+            top.append((float(o), kind, f"$x'_{{{o}}}$" if kind in ("output", "extra") else ""))
         for fr in sc.frames:
             X = float(sc.source.pos[fr.focus[0]] + shift)
             for (o,), tap in fr.kernel:
@@ -133,7 +135,9 @@ def _panel(plan: Plan, panel: str) -> tuple[list, list, list]:
             X = float(sc.source.pos[c[0] - sc.source.lo[0]] + shift)
             label = f"$o'_{{{c[0] // plan.stride[0]}}}$" if kind == "input" else ("0" if kind != "cropped" else "")
             bottom.append((X, kind, label))
-        top = [(float(sc.target.pos[o] + shift), "output", f"$x'_{{{o}}}$") for (o,) in sc.target.cells()]
+        top = [
+            (float(sc.target.pos[o] + shift), _extra(plan, o, "output"), f"$x'_{{{o}}}$") for (o,) in sc.target.cells()
+        ]
         edges = []
         for fr in sc.frames:
             X = float(sc.target.pos[fr.focus[0]] + shift)
@@ -142,6 +146,16 @@ def _panel(plan: Plan, panel: str) -> tuple[list, list, list]:
                 edges.append((Xs, X, tap[0], "solid" if sc.source.kind_at(c) == "input" else "dashed"))
         return bottom, top, edges
     raise ConfigError("panels", panel, f"must be chosen from {PANELS}")
+
+
+def _extra(plan: Plan, o: int, kind: str) -> str:
+    """``"extra"`` for an output that only output_padding adds (past the full, uncropped result: no input reaches
+    it; the explorer draws these dotted too), else ``kind``."""
+    return "extra" if kind == "output" and o + plan.pad_before[0] >= plan.full_size[0] else kind
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
 
 
 _TITLES = {
@@ -164,14 +178,24 @@ def _notes(plan: Plan, panel: str) -> str:
     elif panel == "transposed":
         if s > 1:
             notes.append(f"{s - 1} zero{'s' if s > 2 else ''} inserted between inputs")
-        if pb or pa:
-            notes.append(f"padding crops {pb} output{'s' if pb != 1 else ''} before, {pa} after (dashed)")
-        if op:
-            notes.append(f"output_padding {op}: {op} more at the end (zeros after the last input)")
+        if pb:
+            notes.append(f"padding crops {_n(pb, 'output')} before (dashed)")
+        if pa and not op:
+            notes.append(f"padding crops {_n(pa, 'output')} after (dashed)")
+        elif op:
+            head = f"p={pa} after, op={op}: " if pa else f"output_padding {op}: "
+            if pa > op:
+                notes.append(head + f"{_n(pa - op, 'output')} cropped after (dashed)")
+            elif pa == op:
+                notes.append(head + "they cancel at the end")
+            else:
+                notes.append(head + f"{_n(op - pa, 'output')} past the full result, reached by no input (dotted)")
     else:
         eb, ea = plan.equivalent_conv.pad[0]
         notes.append(f"padding d(k−1)−p = {eb} before" + (f", d(k−1)−p+op = {ea} after" if op else f", {ea} after"))
         notes.append("dashed edges carry zeros")
+        if op > pa:
+            notes.append("dotted outputs: added by output_padding, they sum zeros only")
     return "; ".join(notes)
 
 
@@ -227,17 +251,19 @@ def graph_figure(plan: Plan, panels: Sequence[str] = PANELS, width: float | None
         for row, y in ((bottom, _Y_IN), (top, _Y_OUT)):
             for x, kind, label in row:
                 fill = {"input": INPUT, "output": OUTPUT, "zero": ZERO, "pad": PAD}.get(kind, CROPPED)
-                if kind == "discarded":
+                if kind in ("discarded", "extra"):
                     fill = "#ffffff"
                 dashed = kind not in ("input", "output")
+                # output_padding's own outputs: white with a dotted rim, as in the explorer
+                style = (0, (1, 1.6)) if kind == "extra" else (0, (2.5, 1.5)) if dashed else "-"
                 ax.add_patch(
                     Circle(
                         (x, y),
                         _R,
                         facecolor=fill,
                         edgecolor=GRID if not dashed else MUTED,
-                        lw=1.0,
-                        ls=(0, (2.5, 1.5)) if dashed else "-",
+                        lw=1.2 if kind == "extra" else 1.0,
+                        ls=style,
                         zorder=3,
                     )
                 )
