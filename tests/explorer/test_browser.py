@@ -163,6 +163,8 @@ READ_PAGE = """() => {
     taps: all('#map-grids [data-tap]').map((e) => e.dataset.tap),
     tapFills: all('#map-grids [data-tap] rect').map((e) => e.style.fill),
     matrix: all('#matrix-svg [data-tapidx]').map((e) => [+e.dataset.mxrow, +e.dataset.mxcol, e.dataset.tapidx]),
+    matrixCells: all('#matrix-svg [data-mxrow]').length,
+    counts: Object.fromEntries(all('#map-grids [data-out]').map((e) => [e.dataset.out, +e.dataset.count])),
     matrixHead: document.getElementById('matrix-h').textContent,
     edges: all('#graph-svg .edge:not(.faint)').map((e) => e.dataset.ge),
     graphDim: +document.getElementById('graph-svg').dataset.dim,
@@ -219,27 +221,40 @@ def check_page_against_python(got, cfg):
     assert shown == want, cfg
     # the formula's filled-in value: the transposed output size, or the convolution's output size
     assert formula == (list(plan.out_size) if cfg["m"] == "transposed" else list(plan.in_size))
-    # every contributor set and every reached set the grids carry
-    assert st["drawn"]["map"]
-    assert len(got["contrib"]) == prod(plan.out_size) and len(got["reach"]) == prod(plan.in_size)
+    # every contributor set and every reached set the grids carry (the window's cells; small plans: all of them)
+    assert st["drawn"]["map"] and st["drawn"]["heat"]
+    win = st["windows"]["map"]
+    assert len(got["contrib"]) == prod(b - a for a, b in win["out"])
+    assert len(got["reach"]) == prod(b - a for a, b in win["in"])
+    if max(plan.out_size) <= 24 and max(plan.in_size) <= 32:
+        assert len(got["contrib"]) == prod(plan.out_size) and len(got["reach"]) == prod(plan.in_size)
     for k, text in got["contrib"].items():
         assert parse_pairs(text) == plan.contributors(idx(k)), (cfg, k)
     for k, text in got["reach"].items():
         assert parse_pairs(text) == plan.reached(idx(k)), (cfg, k)
+    counts = plan.overlap_counts()
+    for k, n in got["counts"].items():  # the output cells' overlap counts (their shade; red where 0)
+        assert n == int(counts[idx(k)]), (cfg, k)
     assert sorted(idx(t) for t in got["taps"]) == _taps(plan.kernel_size)
     if tap_color is not None:  # each tap has the colour the project's pictures give it
         n = prod(plan.kernel_size)
         want_fills = [_css_rgb(tap_color(flat(t, plan.kernel_size), n)) for t in map(idx, got["taps"])]
         assert got["tapFills"] == want_fills
-    # the matrix: Cᵀ (outputs × inputs), or C for a convolution; each entry names its tap
+    # the matrix: Cᵀ (outputs × inputs), or C for a convolution; each entry names its tap (inside the drawn rows and
+    # columns: a window of the rows around the selected output, and every column they touch)
     if st["drawn"]["matrix"]:
         is_c = cfg["m"] == "conv"
         assert got["matrixHead"] == ("The matrix C" if is_c else "The matrix Cᵀ")
+        mw = st["windows"]["matrix"]
+        rows, cols = range(*mw["rows"]), set(mw["cols"])
         entries = set()
         for j, t, o in plan.iter_pairs():
             r, c = flat(j, plan.in_size), flat(o, plan.out_size)
-            entries.add((r, c, ",".join(map(str, t))) if is_c else (c, r, ",".join(map(str, t))))
+            e = (r, c, ",".join(map(str, t))) if is_c else (c, r, ",".join(map(str, t)))
+            if e[0] in rows and e[1] in cols:
+                entries.add(e)
         assert {tuple(e) for e in got["matrix"]} == entries
+        assert got["matrixCells"] == len(rows) * len(cols)
         try:  # and the library's own matrix, where it exists
             from tconv.ops.matrix import conv_matrix
         except ImportError:
@@ -247,12 +262,21 @@ def check_page_against_python(got, cfg):
         if conv_matrix is not None:
             coo = conv_matrix(plan).tocoo()
             lib = {(int(r), int(c)) for r, c in zip(coo.row, coo.col, strict=True)}
+            lib = {(r, c) for r, c in lib if (r if is_c else c) in rows and (c if is_c else r) in cols}
             page = {(e[0], e[1]) if is_c else (e[1], e[0]) for e in got["matrix"]}
             assert page == lib
     # seed 000's graph along its dimension: one edge per (input, tap) pair that lands inside the output
     if st["drawn"]["graph"]:
-        m = plan.index_map(got["graphDim"])
-        want_edges = {f"{j}|{t}" for j in range(m.shape[0]) for t in range(m.shape[1]) if m[j, t] >= 0}
+        d = got["graphDim"]
+        m = plan.index_map(d)
+        f_lo, f_hi = st["windows"]["graph"]["full"]
+        pb = plan.padding[d][0]
+        want_edges = {
+            f"{j}|{t}"
+            for j in range(m.shape[0])
+            for t in range(m.shape[1])
+            if m[j, t] >= 0 and f_lo <= m[j, t] + pb < f_hi
+        }
         assert set(got["edges"]) == want_edges
     return plan
 

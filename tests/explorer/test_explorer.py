@@ -64,7 +64,7 @@ def test_tour_section_writes_and_links_the_page(tmp_path):
 
 NODE_DRIVER = r"""
 const fs = require("fs");
-require(process.argv[1]);
+for (const f of process.argv.slice(1)) require(f);
 const t = globalThis.tconv;
 const uis = JSON.parse(fs.readFileSync(0, "utf8"));
 const key = (a) => a.join(",");
@@ -88,6 +88,8 @@ const out = uis.map((ui) => {
     res.contrib = {};
     res.reach = {};
     if (outs <= 900) for (let n = 0; n < outs; n++) { const o = unflat(n, p.outSize); res.contrib[key(o)] = t.contributors(p, o); }
+    if (outs <= 900) res.overlap = Array.from(t.overlapCounts(p));
+    if (outs <= 900) res.unreached = t.unreachedCount(p);
     if (ins <= 900) for (let n = 0; n < ins; n++) { const j = unflat(n, p.inSize); res.reach[key(j)] = t.reached(p, j); }
   }
   return res;
@@ -112,6 +114,11 @@ HUGE = [
 ]
 
 
+def _port():
+    """The page's scripts that run without a page: the arithmetic port and the configuration."""
+    return [str(asset_dir() / name) for name in ("arith.js", "config.js")]
+
+
 def _as_lists(pairs):
     return [[list(a), list(b)] for a, b in pairs]
 
@@ -120,9 +127,8 @@ def _as_lists(pairs):
 def test_javascript_arithmetic_matches_python_under_node():
     rng = random.Random(20240605)
     cfgs = [random_config(rng) for _ in range(1500)] + HUGE
-    js = asset_dir() / "explorer.js"
     proc = subprocess.run(
-        ["node", "-e", NODE_DRIVER, str(js)],
+        ["node", "-e", NODE_DRIVER, *_port()],
         input=json.dumps([to_ui(c) for c in cfgs]),
         capture_output=True,
         text=True,
@@ -143,12 +149,16 @@ def test_javascript_arithmetic_matches_python_under_node():
             assert pairs == _as_lists(plan.contributors(tuple(int(v) for v in k.split(",")))), (cfg, k)
         for k, pairs in res["reach"].items():
             assert pairs == _as_lists(plan.reached(tuple(int(v) for v in k.split(",")))), (cfg, k)
+        if "overlap" in res:  # the heat map's numbers: Plan.overlap_counts, and the outputs no input reaches
+            counts = plan.overlap_counts()
+            assert res["overlap"] == counts.ravel().tolist(), cfg
+            assert res["unreached"] == int((counts == 0).sum()), cfg
     assert 300 < n_err < 900  # both valid and broken configurations were compared
 
 
 SOLVE_DRIVER = r"""
 const fs = require("fs");
-require(process.argv[1]);
+for (const f of process.argv.slice(1)) require(f);
 const t = globalThis.tconv;
 const cases = JSON.parse(fs.readFileSync(0, "utf8"));
 process.stdout.write(JSON.stringify(cases.map((a) => {
@@ -170,7 +180,7 @@ def test_javascript_solve_matches_arith_solve():
         cases.append(args)
     cases += [[16, 32, True, 7, 4, 1], [224, 112, False, 3, 4, 1], [4, 8, True, 0, 4, 1]]
     proc = subprocess.run(
-        ["node", "-e", SOLVE_DRIVER, str(asset_dir() / "explorer.js")],
+        ["node", "-e", SOLVE_DRIVER, *_port()],
         input=json.dumps(cases),
         capture_output=True,
         text=True,

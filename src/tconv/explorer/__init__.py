@@ -1,12 +1,17 @@
 """The interactive explorer: one self-contained HTML page (vanilla JS and SVG, every asset inline, no network).
 
-The page's sources live in ``web/`` at the top of the repository (``explorer.html``, ``explorer.css``,
-``explorer.js``); a wheel ships them as ``tconv/explorer/assets/``. :func:`build_page` inlines the style sheet and
-the script into the template, so the result opens from ``file://`` and can be mailed around as one file.
+The page's sources live in ``web/`` at the top of the repository: ``explorer.html`` (the template),
+``explorer.css`` and the scripts of :data:`SCRIPTS`; a wheel ships them as ``tconv/explorer/assets/``.
+:func:`build_page` inlines the style sheet and the scripts (concatenated, in order, into one ``<script>``), so the
+result opens from ``file://`` and can be mailed around as one file.
 
-The page's JavaScript is the only second copy of tconv's arithmetic (a port of :func:`tconv.geometry.make_plan`,
-:func:`tconv.geometry.conv_plan` and the plan's index mapping). ``tests/explorer/test_browser.py`` drives it in
-Chromium and compares every size, padding, error message and contributor set with the Python.
+``web/arith.js`` is the only second copy of tconv's arithmetic (a port of :func:`tconv.geometry.make_plan`,
+:func:`tconv.geometry.conv_plan`, the plan's index mapping and :func:`tconv.arith.solve`); ``config.js`` turns the
+controls into a plan; the other scripts draw it. ``tests/explorer`` runs the first two under Node and the whole page
+in Chromium, and compares every size, padding, error message and contributor set with the Python.
+
+A page opened as ``explorer.html?embed`` (an ``<iframe>`` in the tour) drops its header and footer; its URL hash
+holds the whole configuration (see :data:`EXAMPLES`), with commas left readable: ``#m=t&nd=2&i=4,4&k=4,4&s=2,2``.
 
 >>> page = build_page()
 >>> page.startswith("<!doctype html>") and "__TCONV_" not in page
@@ -21,12 +26,26 @@ from pathlib import Path
 
 from ..files import write_text
 
-__all__ = ["build_page", "write_page", "tour_section", "asset_dir", "ASSETS", "EXAMPLES"]
+__all__ = ["build_page", "write_page", "tour_section", "asset_dir", "ASSETS", "SCRIPTS", "EXAMPLES"]
 
-#: The page's source files, in the order they are inlined.
-ASSETS: tuple[str, ...] = ("explorer.html", "explorer.css", "explorer.js")
+#: The page's scripts, in the order they run: the arithmetic, the configuration, then the views and the wiring.
+SCRIPTS: tuple[str, ...] = (
+    "arith.js",
+    "config.js",
+    "draw.js",
+    "result.js",
+    "map.js",
+    "step.js",
+    "matrix.js",
+    "graph.js",
+    "app.js",
+)
 
-_PLACEHOLDERS = {"explorer.css": "/*__TCONV_CSS__*/", "explorer.js": "/*__TCONV_JS__*/"}
+#: The page's source files: the template, its style sheet and its scripts.
+ASSETS: tuple[str, ...] = ("explorer.html", "explorer.css", *SCRIPTS)
+
+_CSS_MARKER = "/*__TCONV_CSS__*/"
+_JS_MARKER = "/*__TCONV_JS__*/"
 
 #: Links into the page (its URL hash holds the whole state) that the tour shows.
 EXAMPLES: tuple[tuple[str, str], ...] = (
@@ -47,8 +66,7 @@ def asset_dir() -> Path:
         if all((cand / name).is_file() for name in ASSETS):
             return cand
     raise FileNotFoundError(
-        "the explorer's sources (explorer.html, explorer.css, explorer.js) are in neither "
-        + " nor ".join(str(c) for c in candidates)
+        f"the explorer's sources ({', '.join(ASSETS)}) are in neither " + " nor ".join(str(c) for c in candidates)
     )
 
 
@@ -58,11 +76,12 @@ def build_page(version: str | None = None) -> str:
 
     folder = asset_dir()
     text = {name: (folder / name).read_text(encoding="utf-8") for name in ASSETS}
-    page = text["explorer.html"]
-    for name, marker in _PLACEHOLDERS.items():
-        body = text[name]
-        if "</script" in body.lower() or "</style" in body.lower():
+    for name, body in text.items():
+        if name != "explorer.html" and ("</script" in body.lower() or "</style" in body.lower()):
             raise ValueError(f"{name} contains a closing </script> or </style> tag and cannot be inlined")
+    script = "\n".join(f"/* ---- {name} ---- */\n{text[name].rstrip()}\n" for name in SCRIPTS)
+    page = text["explorer.html"]
+    for marker, body in ((_CSS_MARKER, text["explorer.css"]), (_JS_MARKER, script)):
         if page.count(marker) != 1:
             raise ValueError(f"explorer.html must contain the marker {marker} exactly once")
         page = page.replace(marker, body)
