@@ -34,7 +34,15 @@ import numpy as np
 from .errors import ConfigError
 from .geometry import PaddingSpec, Plan, _freeze, _is_int, _normalize_padding, conv_plan, normalize_tuple
 
-__all__ = ["Window", "forward_window", "same_pads", "reach", "read_start", "read_positions"]
+__all__ = [
+    "Window",
+    "forward_window",
+    "same_pads",
+    "reach",
+    "read_start",
+    "read_positions",
+    "transposed_sources",
+]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -57,6 +65,20 @@ def read_positions(u: np.ndarray, k: int, s: int, d: int, pad_before: int) -> np
     """
     u = np.asarray(u, dtype=np.int64).reshape(-1, 1)
     return read_start(u, s, pad_before) + np.arange(k, dtype=np.int64)[None, :] * d
+
+
+def transposed_sources(o: np.ndarray, k: int, s: int, d: int, pad_before: int) -> tuple[np.ndarray, np.ndarray]:
+    """The transposed plan's mapping ``o = j * s + t * d - pad_before`` solved for ``j``, for every tap.
+
+    Returns ``(j, valid)``, arrays ``(len(o), k)``: tap ``t`` brings input ``j`` to output ``o`` where ``valid``.
+
+    >>> j, ok = transposed_sources(np.array([2]), 3, 2, 1, 0)
+    >>> j[ok].tolist()
+    [1, 0]
+    """
+    o = np.asarray(o, dtype=np.int64).reshape(-1, 1)
+    num = o + pad_before - np.arange(k, dtype=np.int64)[None, :] * d
+    return num // s, num % s == 0
 
 
 def reach(count: int, k: int, s: int, d: int) -> int:
