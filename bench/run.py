@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import tconv  # noqa: E402
 from tconv.errors import ConfigError  # noqa: E402
 from tconv.files import write_json, write_text  # noqa: E402
-from tconv.ops import fastcpu  # noqa: E402
+from tconv.ops import autotune  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def run(batches: list[int], methods: list[str], seconds: float, teaching_batch: 
                 "gflop": plan.flops / 1e9,
                 "memory_bound": layer.memory_bound,
                 "teaching": job_methods[1:] == teach,
-                "route": fastcpu.choose_cpu(plan),
+                "route": autotune.choose(plan, x, w, b, grad=False).route.name,
             }
             for m in job_methods:
                 progress.update(task, description=f"{layer.name} N={n} {m}")
@@ -191,7 +191,7 @@ def render(result: dict) -> str:
     lines += [
         "",
         "`*` memory-bound shapes (U-Net k2 s2, the 64→3 output layer, 3-D). *auto's route* "
-        "(`tconv.ops.fastcpu.choose_cpu`): `gemm` = non-overlapping windows as one GEMM + depth-to-space; "
+        "(`tconv.ops.autotune.choose`): `gemm` = non-overlapping windows as one GEMM + depth-to-space; "
         "`subpixel` = every output phase as one stride-1 convolution with C_out·prod(s) channels + depth-to-space; "
         "`torch_cl` = torch on a channels-last copy; `torch` = torch itself.",
         "",

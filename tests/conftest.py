@@ -1,6 +1,7 @@
 """Shared test configuration: hypothesis profiles sized for CI's 2 cores."""
 
 import os
+import tempfile
 
 import matplotlib
 import pytest
@@ -8,6 +9,11 @@ import torch
 from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")
+
+# "auto" measures routes and caches the winners on disk: the suite uses a private cache directory and the
+# deterministic heuristic (tests/ops/test_autotune.py switches measuring on where it tests it)
+os.environ.setdefault("TCONV_CACHE_DIR", tempfile.mkdtemp(prefix="tconv-test-cache-"))
+os.environ.setdefault("TCONV_AUTOTUNE", "0")
 
 settings.register_profile(
     "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], derandomize=False

@@ -81,7 +81,7 @@ CASES = [
      r"bias=(2,) must have shape (out_channels,)=(3,)"),
     ("method-unknown", dict(input=_x(1, 1, 3), weight=_x(1, 1, 3), method="fft"), ConfigError,
      r"method='fft' must be one of ('scatter', 'zero_insert', 'matrix', 'autograd', 'col2im', 'polyphase', 'auto', "
-     r"'torch', 'triton')"),
+     r"'torch', 'torch_cl', 'gemm', 'subpixel', 'triton')"),
     # wrong types: TypeError (ConfigTypeError)
     ("stride-float", dict(input=_x(1, 1, 3), weight=_x(1, 1, 3), stride=1.5), ConfigTypeError,
      r"stride=1.5 must be an int, a string or a (nested) sequence of ints"),

@@ -40,21 +40,6 @@ def test_no_overlap_gemm_matches_torch(nd, k, extra, pad, op, groups, bias, seed
     torch.testing.assert_close(tconv.conv_transpose(x, w, b, s, pad, op, groups), ref, rtol=0, atol=1e-12)
 
 
-def test_routes():
-    """Each benchmark shape class goes where the measurements say (docs/benchmarks.md)."""
-    route = lambda xs, ws, **kw: fastcpu.choose_cpu(tconv.make_plan(xs, ws, **kw))  # noqa: E731
-    assert route((16, 128, 64, 64), (128, 64, 2, 2), stride=2) == "gemm"
-    assert route((16, 64, 8, 8, 8), (64, 32, 2, 2, 2), stride=2) == "gemm"
-    assert route((16, 512, 256), (512, 256, 16), stride=8, padding=4) == "torch"
-    assert route((16, 64, 32, 32), (64, 3, 4, 4), stride=2, padding=1) == "subpixel"
-    assert route((16, 64, 39, 39), (64, 3, 11, 11), stride=4) == "subpixel"
-    assert route((16, 64, 64, 64), (64, 1, 3, 3), stride=2, padding=1) == "col2im"
-    assert route((16, 64, 32, 32), (64, 3, 3, 3), stride=2, dilation=2) == "col2im"
-    assert route((16, 320, 64, 64), (320, 320, 3, 3), stride=2, padding=1, output_padding=1) == "torch_cl"
-    assert route((1, 2, 3, 3), (2, 8, 3, 3), stride=2) == "torch"
-    assert route((128, 192, 19, 19), (192, 64, 5, 5), stride=1) == "torch"  # ZFNet's conv2 mirror
-
-
 @pytest.mark.parametrize("nd", [2, 3])
 def test_channels_last_native_is_contiguous_and_exact(nd):
     x = torch.randn(2, 4, *([5] * nd), dtype=torch.float64)

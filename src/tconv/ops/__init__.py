@@ -12,7 +12,6 @@ True
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 import torch
@@ -28,30 +27,29 @@ Formulation = Callable[[Plan, torch.Tensor, torch.Tensor, torch.Tensor | None], 
 #: The public method names, in teaching order; "auto" picks the fastest correct one.
 METHODS: tuple[str, ...] = ("scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "auto")
 
-# method name -> "module:function" (resolved lazily so importing tconv stays cheap)
-_REGISTRY: dict[str, str] = {
-    "scatter": "scatter:scatter",
-    "zero_insert": "zero_insert:zero_insert",
-    "matrix": "matrix:matrix",
-    "autograd": "autograd:autograd",
-    "col2im": "col2im:col2im",
-    "polyphase": "polyphase:polyphase",
-    "torch": "native:native",
-    "auto": "dispatch:auto",
-}
+#: Every name ``method=`` accepts: the public methods, then the other registered routes (torch itself, the CPU fast
+#: paths "auto" measures: see :mod:`tconv.ops.registry`) and the GPU kernels.
+ALL_METHODS: tuple[str, ...] = (*METHODS, "torch", "torch_cl", "gemm", "subpixel", "triton")
 
 
 def get_method(name: str) -> Formulation:
-    """The formulation function registered under ``name`` (one of :data:`METHODS`, or "torch", "triton")."""
+    """The formulation function registered under ``name`` (one of :data:`ALL_METHODS`).
+
+    >>> get_method("subpixel").__name__
+    'subpixel'
+    """
+    if name == "auto":
+        from .dispatch import auto  # noqa: PLC0415
+
+        return auto
     if name == "triton":
         from ..gpu import triton_method  # noqa: PLC0415  (optional, GPU only)
 
         return triton_method
-    try:
-        target = _REGISTRY[name]
-    except KeyError:
-        from ..errors import ConfigError
+    from .registry import ROUTES  # noqa: PLC0415
 
-        raise ConfigError("method", name, f"must be one of {METHODS + ('torch', 'triton')}") from None
-    mod, fn = target.split(":")
-    return getattr(importlib.import_module(f"{__name__}.{mod}"), fn)
+    if name not in ROUTES:
+        from ..errors import ConfigError  # noqa: PLC0415
+
+        raise ConfigError("method", name, f"must be one of {ALL_METHODS}")
+    return ROUTES[name].fn

@@ -14,7 +14,7 @@ import torch
 
 from ..errors import ConfigError, ConfigTypeError
 from ..geometry import PaddingSpec, Plan, make_plan
-from . import METHODS, get_method
+from . import ALL_METHODS, get_method
 
 ArrayT = TypeVar("ArrayT", torch.Tensor, np.ndarray)
 
@@ -22,7 +22,11 @@ _FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 def auto(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """The fastest correct path for this plan and device (measured; see ``docs/benchmarks.md``)."""
+    """The fastest correct route for this call, measured once per layer and machine (:mod:`tconv.ops.autotune`).
+
+    On CUDA tensors the measured GPU table decides (:func:`tconv.gpu.choose_cuda_method`); on the CPU, the fastest of
+    the registered routes (:mod:`tconv.ops.registry`) within the memory budget.
+    """
     if x.is_cuda:
         try:
             from ..gpu import choose_cuda_method  # noqa: PLC0415
@@ -30,16 +34,9 @@ def auto(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -
             return get_method(choose_cuda_method(plan, x))(plan, x, w, b)
         except ImportError:
             pass
-    from . import fastcpu  # noqa: PLC0415
+    from . import autotune  # noqa: PLC0415
 
-    choice = fastcpu.choose_cpu(plan)
-    if choice == "gemm":
-        return fastcpu.no_overlap_gemm(plan, x, w, b)
-    if choice == "torch_cl":
-        return fastcpu.channels_last_native(plan, x, w, b)
-    if choice == "subpixel":
-        return fastcpu.subpixel(plan, x, w, b)
-    return get_method(choice)(plan, x, w, b)
+    return autotune.run(autotune.choose(plan, x, w, b), plan, x, w, b)
 
 
 def _as_tensor(name: str, value: Any) -> tuple[torch.Tensor, bool]:
@@ -70,7 +67,7 @@ def conv_transpose(
     ``input`` is ``(N, C_in, *spatial)`` or unbatched ``(C_in, *spatial)``; ``weight`` is
     ``(C_in, C_out/groups, *kernel)``. Torch tensors in, tensor out (differentiable); NumPy arrays in, ndarray of the
     input's dtype out. ``padding`` also accepts ``((before, after), ...)`` pairs and ``"same"``/``"valid"``
-    (TensorFlow's ``conv2d_transpose``, with ``output_size``). ``method`` is one of :data:`tconv.METHODS`.
+    (TensorFlow's ``conv2d_transpose``, with ``output_size``). ``method`` is one of :data:`tconv.METHODS` or another registered route (:data:`tconv.ops.ALL_METHODS`).
 
     >>> import numpy as np, tconv
     >>> x = np.array([[[1.0, 2.0, 3.0]]])            # (N=1, C=1, L=3)
@@ -80,8 +77,8 @@ def conv_transpose(
     >>> tconv.conv_transpose(x, w, stride=2, output_size=[7]).shape
     (1, 1, 7)
     """
-    if not isinstance(method, str) or (method not in METHODS and method not in ("torch", "triton")):
-        raise ConfigError("method", method, f"must be one of {METHODS + ('torch', 'triton')}")
+    if not isinstance(method, str) or method not in ALL_METHODS:
+        raise ConfigError("method", method, f"must be one of {ALL_METHODS}")
     xt, from_np = _as_tensor("input", input)
     wt, _ = _as_tensor("weight", weight)
     bt = None if bias is None else _as_tensor("bias", bias)[0]

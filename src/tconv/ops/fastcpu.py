@@ -1,4 +1,4 @@
-"""CPU fast paths used by "auto" (measured in ``bench/run.py``; numbers in ``docs/benchmarks.md``).
+"""CPU fast paths that "auto" measures against torch (registered in :mod:`tconv.ops.registry`; ``bench/run.py``).
 
 Two cases beat PyTorch's CPU ``conv_transpose`` by a wide margin:
 
@@ -12,7 +12,7 @@ Two cases beat PyTorch's CPU ``conv_transpose`` by a wide margin:
 * **Overlapping windows, large 2-D/3-D layers** (SD's k3 s2): torch's own operator on a channels-last copy of the
   input, where oneDNN is fastest, returned in the usual contiguous layout. Layers with very few output channels
   (an RGB output layer) become ONE stride-1 convolution with ``C_out * prod(s)`` channels, every output phase at
-  once, then a depth-to-space (:func:`subpixel`); 1-D and small layers stay on torch (see :func:`choose_cpu`).
+  once, then a depth-to-space (:func:`subpixel`). Which one wins on a layer is measured (:mod:`tconv.ops.autotune`).
 
 >>> import torch, tconv
 >>> x, w = torch.randn(2, 8, 5, 5), torch.randn(8, 4, 2, 2)
@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -33,7 +34,10 @@ from . import CONV_BY_NDIM
 
 _CHANNELS_LAST = {2: torch.channels_last, 3: torch.channels_last_3d}
 
-__all__ = ["no_overlap_gemm", "gemm_applies", "channels_last_native", "subpixel", "subpixel_weight", "choose_cpu"]
+#: The GEMM route computes ``Z`` for this many slices of the batch in turn (its memory: output + output / chunks).
+GEMM_CHUNKS = 4
+
+__all__ = ["no_overlap_gemm", "gemm_applies", "channels_last_native", "subpixel", "subpixel_weight", "GEMM_CHUNKS"]
 
 
 def gemm_applies(plan: Plan) -> bool:
@@ -46,13 +50,39 @@ def gemm_applies(plan: Plan) -> bool:
     )
 
 
-def no_overlap_gemm(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """Transposed convolution with non-overlapping windows as one GEMM plus one depth-to-space pass.
+def _gemm_blocks(plan: Plan, n: int) -> tuple[int, ...]:
+    """The uncropped block grid ``(N, C_out, in_0, s_0, in_1, s_1, ...)`` that the GEMM route writes into."""
+    i, s = plan.in_size, plan.stride
+    return (n, plan.out_channels, *[v for d in range(plan.nd) for v in (i[d], s[d])])
 
-    Output element ``o = j * s + t`` (per dimension) is exactly ``sum_ci x[ci, j] * w[ci, co, t]``: entry
-    ``(co, t, j)`` of ``Z = Wᵀ · X``. Writing ``Z`` as ``(N, C_out, *k, *in)`` and interleaving each ``in`` axis
-    with its ``k`` axis gives the output blocks ``(N, C_out, in_0, s_0, in_1, s_1, ...)``.
-    """
+
+def _gemm_crop(plan: Plan) -> tuple[slice, ...] | None:
+    """The output window inside the flattened block grid, or None when the output is the whole grid."""
+    i, s = plan.in_size, plan.stride
+    if all(pb == 0 and out == ii * ss for (pb, _), out, ii, ss in zip(plan.padding, plan.out_size, i, s, strict=True)):
+        return None
+    return (slice(None), slice(None)) + tuple(
+        slice(pb, pb + out) for (pb, _), out in zip(plan.padding, plan.out_size, strict=True)
+    )
+
+
+def _tap_slices(plan: Plan, tap: tuple[int, ...]) -> tuple[tuple[slice, ...], tuple[slice, ...]] | None:
+    """Where tap ``t`` of every input lands in the cropped output, ``o = j * s + t - pad_before``, as strided slices
+    (destination in the output, source in the input grid); None when the crop removes all of it."""
+    dst, src = [], []
+    for t, (pb, _), o, i, s in zip(tap, plan.padding, plan.out_size, plan.in_size, plan.stride, strict=True):
+        lo = max(0, -(-(pb - t) // s))  # first input j with j * s + t - pb >= 0
+        hi = min(i, (o - 1 + pb - t) // s + 1)  # one past the last with j * s + t - pb < o
+        if hi <= lo:
+            return None
+        first = lo * s + t - pb
+        dst.append(slice(first, first + (hi - lo - 1) * s + 1, s))
+        src.append(slice(lo, hi))
+    return tuple(dst), tuple(src)
+
+
+def _gemm_forward(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """The no-grad arithmetic of :func:`no_overlap_gemm`: GEMMs, each followed by one pass that places its taps."""
     nd, g, n = plan.nd, plan.groups, x.shape[0]
     cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
     k, s, i = plan.kernel_size, plan.stride, plan.in_size
@@ -60,49 +90,108 @@ def no_overlap_gemm(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tenso
     # Wᵀ per group: (g, C_out/g * prod(k), C_in/g); X per group: (N, g, C_in/g, prod(in))
     wt = w.reshape(g, cin_g, cout_g * kk).transpose(1, 2)
     xs = x.reshape(n, g, cin_g, ii)
-    z = torch.matmul(wt, xs)  # (N, g, C_out/g * prod(k), prod(in))
-    z = z.reshape(n, plan.out_channels, *k, *i)
-    # (N, C, k0, k1, ..., i0, i1, ...) -> (N, C, i0, k0, i1, k1, ...)
-    order = [0, 1] + [a for d in range(nd) for a in (2 + nd + d, 2 + d)]
-    zp = z.permute(order)
-    blocks = (n, plan.out_channels, *[v for d in range(nd) for v in (i[d], s[d])])
+    exact = _gemm_crop(plan) is None and tuple(k) == tuple(s)  # the output IS the block grid, every cell one tap
+    if exact:
+        y = torch.empty(_gemm_blocks(plan, n), dtype=x.dtype, device=x.device)
+    else:  # cells no tap reaches hold the bias (or zero); the crop is applied tap by tap, never as a copy
+        shape = (n, plan.out_channels, *plan.out_size)
+        y = x.new_zeros(shape) if b is None else b.view(1, -1, *([1] * nd)).expand(shape).clone()
     bias = None if b is None else b.view(1, -1, *([1] * (2 * nd)))
-    needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w, b))
-    if needs_grad:  # out= and in-place writes don't record gradients: the same arithmetic, out of place
-        y = zp.contiguous()
-        if tuple(k) != tuple(s):
-            pads = [v for d in reversed(range(nd)) for v in (0, s[d] - k[d], 0, 0)]
-            y = torch.nn.functional.pad(y, pads)
-        if bias is not None:
-            y = y + bias
-    elif tuple(k) == tuple(s):
-        y = torch.empty(blocks, dtype=x.dtype, device=x.device)
-        if bias is None:
-            y.copy_(zp)
+    # (N, C, k0, k1, ..., i0, i1, ...) -> (N, C, i0, k0, i1, k1, ...), a few images at a time so that the GEMM's
+    # result Z never needs more than a quarter of the output's memory besides the output itself
+    order = [0, 1] + [a for d in range(nd) for a in (2 + nd + d, 2 + d)]
+    taps = [(t, _tap_slices(plan, t)) for t in itertools.product(*(range(kd) for kd in k))] if not exact else []
+    step = max(1, n // GEMM_CHUNKS)
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        z = torch.matmul(wt, xs[lo:hi]).reshape(hi - lo, plan.out_channels, *k, *i)
+        if exact:  # ONE permuting copy interleaves the taps (the bias added in the same pass)
+            if bias is None:
+                y[lo:hi].copy_(z.permute(order))
+            else:
+                torch.add(z.permute(order), bias, out=y[lo:hi])
+        else:  # one strided add per tap
+            for tap, where in taps:
+                if where is not None:
+                    dst, src = where
+                    y[(slice(lo, hi), slice(None), *dst)] += z[(slice(None), slice(None), *tap, *src)]
+        del z
+    return y.reshape(n, plan.out_channels, *plan.out_size)
+
+
+class _NoOverlapGemm(torch.autograd.Function):
+    """The GEMM route with a backward made of GEMMs too (no col2im, no convolution, no zero multiplication).
+
+    With ``Z = Wᵀ X`` (per group) and ``gZ`` the output gradient read back through the depth-to-space (the inverse
+    permutation, restricted to the ``k`` taps of each ``s`` block), ``∂L/∂X = W gZ`` and ``∂L/∂W = X gZᵀ`` summed
+    over the batch, which is folded into the GEMMs' inner dimension so each is ONE matrix product.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, plan):  # type: ignore[override]
+        ctx.plan = plan
+        ctx.has_bias = b is not None
+        ctx.save_for_backward(x, w)
+        return _gemm_forward(plan, x, w, b)
+
+    @staticmethod
+    def backward(ctx, gy):  # type: ignore[override]
+        plan: Plan = ctx.plan
+        x, w = ctx.saved_tensors
+        nd, g, n = plan.nd, plan.groups, x.shape[0]
+        cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
+        k, i = plan.kernel_size, plan.in_size
+        kk, ii = math.prod(k), math.prod(i)
+        crop = _gemm_crop(plan)
+        if crop is not None:  # the gradient of the crop: the output window inside a zero block grid
+            full = gy.new_zeros((n, plan.out_channels, *(a * b for a, b in zip(i, plan.stride, strict=True))))
+            full[crop] = gy
+            gy_blocks = full.view(_gemm_blocks(plan, n))
         else:
-            torch.add(zp, bias, out=y)
-    else:  # kernel < stride somewhere: the rest of each block holds only the bias
-        y = torch.zeros(blocks, dtype=x.dtype, device=x.device) if bias is None else bias.expand(blocks).clone()
-        dst = (slice(None), slice(None)) + tuple(sl for d in range(nd) for sl in (slice(None), slice(0, k[d])))
-        y[dst] += zp
-    y = y.reshape(n, plan.out_channels, *(i[d] * s[d] for d in range(nd)))
-    if any(pb != 0 or out != ii_ * ss for (pb, _), out, ii_, ss in zip(plan.padding, plan.out_size, i, s, strict=True)):
-        crop = (slice(None), slice(None)) + tuple(
-            slice(pb, pb + out) for (pb, _), out in zip(plan.padding, plan.out_size, strict=True)
-        )
-        y = y[crop].contiguous()
-    return y
+            gy_blocks = gy.reshape(_gemm_blocks(plan, n))
+        # keep the k taps of every block: (N, C, i0, k0, i1, k1, ...) -> (g, C/g, k0, k1, ..., N, i0, i1, ...)
+        taps = gy_blocks[(slice(None), slice(None), *(sl for d in range(nd) for sl in (slice(None), slice(0, k[d]))))]
+        taps = taps.reshape(n, g, cout_g, *[v for d in range(nd) for v in (i[d], k[d])])
+        order = [1, 2, *[4 + 2 * d for d in range(nd)], 0, *[3 + 2 * d for d in range(nd)]]
+        gz = taps.permute(order).reshape(g, cout_g * kk, n * ii)  # ONE copy
+        gx = gw = gb = None
+        wg = w.reshape(g, cin_g, cout_g * kk)
+        if ctx.needs_input_grad[0]:
+            gx = torch.matmul(wg, gz).reshape(g, cin_g, n, ii).permute(2, 0, 1, 3).reshape(x.shape)
+        if ctx.needs_input_grad[1]:
+            xg = x.reshape(n, g, cin_g, ii).permute(1, 2, 0, 3).reshape(g, cin_g, n * ii)
+            gw = torch.matmul(xg, gz.transpose(1, 2)).reshape(w.shape)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = gy.sum(dim=[0, *range(2, 2 + nd)])
+        return gx, gw, gb, None
+
+
+def no_overlap_gemm(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """Transposed convolution with non-overlapping windows as one GEMM plus one depth-to-space pass.
+
+    Output element ``o = j * s + t`` (per dimension) is exactly ``sum_ci x[ci, j] * w[ci, co, t]``: entry
+    ``(co, t, j)`` of ``Z = Wᵀ · X``. Writing ``Z`` as ``(N, C_out, *k, *in)`` and interleaving each ``in`` axis
+    with its ``k`` axis gives the output blocks ``(N, C_out, in_0, s_0, in_1, s_1, ...)``. Gradients, where
+    needed, are GEMMs as well (:class:`_NoOverlapGemm`).
+    """
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w, b)):
+        return _NoOverlapGemm.apply(x, w, b, plan)
+    return _gemm_forward(plan, x, w, b)
 
 
 def channels_last_native(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """torch's operator on a channels-last copy of the input (oneDNN's fast layout), returned contiguous (NCHW).
+    """torch's operator on channels-last data (oneDNN's fast layout), returned in the input's own layout.
 
     On CPU, oneDNN's transposed convolution runs much faster on channels-last data; the two layout copies cost less
-    than they save on large layers.
+    than they save on large layers. An input that is already channels-last needs neither copy (its result stays
+    channels-last, as torch's own would).
     """
     from .native import native  # noqa: PLC0415
 
-    return native(plan, x.contiguous(memory_format=_CHANNELS_LAST[plan.nd]), w, b).contiguous()
+    fmt = _CHANNELS_LAST[plan.nd]
+    if x.is_contiguous(memory_format=fmt):
+        return native(plan, x, w, b)
+    return native(plan, x.contiguous(memory_format=fmt), w, b).contiguous()
 
 
 def subpixel_weight(plan: Plan, w: torch.Tensor) -> torch.Tensor:
@@ -171,9 +260,9 @@ def subpixel(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | Non
             x = x.narrow(d + 2, a, x.shape[d + 2] - a - e)
             lo[d], hi[d] = max(lo[d], 0), max(hi[d], 0)
     conv_pad = [max(a, e) for a, e in zip(lo, hi, strict=True)]
-    if nd in _CHANNELS_LAST:
-        x = x.contiguous(memory_format=_CHANNELS_LAST[nd])
-    z = CONV_BY_NDIM[nd](x, v, bias, padding=conv_pad, groups=plan.groups)  # (N, C_out * prod(s), *Q)
+    xc = x.contiguous(memory_format=_CHANNELS_LAST[nd]) if nd in _CHANNELS_LAST else x
+    z = CONV_BY_NDIM[nd](xc, v, bias, padding=conv_pad, groups=plan.groups)  # (N, C_out * prod(s), *Q)
+    del xc  # each temporary is released as soon as the next one exists: peak ~ two of them, not four
     # blocks q0 .. q1 - 1 of every phase, then (N, C, *s, *Q) -> (N, C, Q_0, s_0, Q_1, s_1, ...): ONE copy that
     # reads the channels-last result in order, and a crop of the first (pad_before - q0 * s) positions
     z = z.view(n_img, plan.out_channels, *s, *z.shape[2:])
@@ -181,37 +270,8 @@ def subpixel(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | Non
         z = z.narrow(2 + nd + d, conv_pad[d] - lo[d], q1[d] - q0[d])
     order = [0, 1, *[a for d in range(nd) for a in (2 + nd + d, 2 + d)]]
     y = z.permute(order).reshape(n_img, plan.out_channels, *((q1[d] - q0[d]) * s[d] for d in range(nd)))
+    del z
     first = [pb - q * ss for (pb, _), q, ss in zip(plan.padding, q0, s, strict=True)]
     if any(f or y.shape[2 + d] != out[d] for d, f in enumerate(first)):
         y = y[(slice(None), slice(None), *(slice(f, f + o) for f, o in zip(first, out, strict=True)))]
     return y.contiguous()
-
-
-def choose_cpu(plan: Plan) -> str:
-    """The CPU path "auto" takes, from the measurements in docs/benchmarks.md.
-
-    - non-overlapping windows: one GEMM + depth-to-space ("gemm");
-    - 1-D overlapping: torch (polyphase measured 0.92x torch on HiFi-GAN's k16 s8 layer on an idle machine);
-    - 2-D/3-D with very few output channels (e.g. an RGB output layer): all phases as one convolution
-      ("subpixel"), or col2im when that convolution would have fewer than 8 channels;
-    - other large strided 2-D/3-D: torch on channels-last data ("torch_cl"); torch itself for small problems,
-      stride 1 and grouped layers.
-    """
-    if gemm_applies(plan):
-        return "gemm"
-    if plan.nd > 3:
-        return "polyphase"
-    if plan.nd == 1:
-        return "torch"
-    if plan.out_channels // plan.groups <= 4 and plan.groups == 1:
-        # few output channels: the phases stacked into one convolution, when that convolution has enough channels
-        # to keep oneDNN busy (AlexNet's k11 s4 64->3 layer 2.3x torch; a 1-channel k3 s2 layer stays on col2im)
-        if all(d == 1 for d in plan.dilation) and plan.out_channels * math.prod(plan.stride) >= 8:
-            return "subpixel"
-        return "col2im"
-    big = math.prod(plan.out_size) * plan.out_channels * (plan.batch or 1) >= 1 << 20
-    if plan.groups == 1 and big and all(s > 1 for s in plan.stride):
-        # measured idle: 1.06-1.2x on SD's k3 s2 layer, 1.3x on DCGAN 128->64 at N=64; stride-1 layers (ZFNet's
-        # mirror, 0.75-0.9x) stay on torch's own layout
-        return "torch_cl"
-    return "torch"

@@ -1,0 +1,437 @@
+"""How "auto" chooses a route: measured once per layer and machine, cached, within a memory budget.
+
+Like cuDNN's benchmark mode or FFTW's wisdom. On the first call with a new **key** — the plan, the dtype, the memory
+layout of input and weight, the thread count, whether oneDNN is on, and whether gradients are needed — "auto" times
+every registered route (:mod:`tconv.ops.registry`) that applies and fits the memory budget, torch always among
+them, and keeps the fastest. Where gradients are needed it times forward + backward. The winner is kept in memory
+and in a per-machine JSON file, so later calls, and later processes on the same machine, go straight to it.
+
+- **Budget.** A route may use at most ``memory_factor`` (default 1.5) times torch's estimated peak, or torch's peak
+  plus ``memory_slack`` (default 8 MiB) where that is more: a few megabytes never decide a choice (the 400² image
+  with a 64x64 kernel: polyphase needs 2.8 MB, 24x faster than torch's 0.9 MB). A route over the budget may still
+  run on slices of the batch when each slice fits (no-grad only); otherwise it is not considered.
+  ``memory_factor=None`` lifts the limit. See :func:`budget_bytes`.
+- **Ties go to torch.** Another route must be at least :data:`MARGIN` faster to be chosen.
+- **The heuristic** (:func:`tconv.ops.registry.heuristic`, from the idle measurements) decides instead where
+  measuring cannot pay for itself (problems under :data:`MIN_WORK`), under ``torch.compile``, and when measuring is
+  off: ``TCONV_AUTOTUNE=0`` or ``configure(enabled=False)``.
+- **The cache file** lives in ``TCONV_CACHE_DIR`` (default ``$XDG_CACHE_HOME/tconv``, else ``~/.cache/tconv``), one
+  file per machine (CPU model, core count, torch version) and :data:`FORMAT`. It is safe to delete. A corrupt file,
+  or one from another format or machine, is ignored and rewritten. Writes are atomic (temp file + rename) under a
+  lock, and each writer merges what others wrote, so concurrent processes lose nothing.
+- **Deterministic given the cache**: a key found in the cache always runs the same route.
+
+>>> import tempfile, torch
+>>> from tconv.geometry import make_plan
+>>> with settings(enabled=True, cache_dir=tempfile.mkdtemp(), min_work=0):
+...     c = choose(make_plan((2, 8, 16, 16), (8, 8, 2, 2), stride=2), torch.randn(2, 8, 16, 16), torch.randn(8, 8, 2, 2))
+...     c.measured, c.route.name in ("torch", "torch_cl", "gemm", "subpixel", "col2im", "polyphase")
+(True, True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import platform
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ConfigError
+from ..files import write_json
+from ..geometry import Plan
+from .registry import Route, get_route, heuristic, memory_bytes, routes
+
+__all__ = [
+    "FORMAT",
+    "MARGIN",
+    "MIN_WORK",
+    "Choice",
+    "configure",
+    "settings",
+    "current",
+    "cache_path",
+    "key",
+    "budget_bytes",
+    "choose",
+    "run",
+    "clear_memory_cache",
+]
+
+#: Version of the cache file's format and of the routes' meaning; bump it when a route changes, so old winners are
+#: measured again.
+FORMAT = 1
+
+#: A route other than torch must be this much faster than torch (relative) to be chosen.
+MARGIN = 0.03
+
+#: Below this much work (flop + 16 x the elements moved) the heuristic decides: measuring would cost more than any
+#: route can win on such a call (a few microseconds to a millisecond).
+MIN_WORK = 1 << 25
+
+#: At most this many timing rounds per candidate, and at most ``OVERHEAD`` times torch's first call in all.
+ROUNDS = 4
+OVERHEAD = 12.0
+
+_CHANNELS_LAST = {2: torch.channels_last, 3: torch.channels_last_3d}
+
+
+# ---- settings -------------------------------------------------------------------------------------------------------
+def _env_factor() -> float | None:
+    raw = os.environ.get("TCONV_MEMORY_FACTOR", "1.5").strip().lower()
+    if raw in ("none", "inf", "off"):
+        return None
+    return float(raw)
+
+
+def _default_cache_dir() -> Path:
+    if os.environ.get("TCONV_CACHE_DIR"):
+        return Path(os.environ["TCONV_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tconv"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What :func:`configure` sets; defaults from ``TCONV_AUTOTUNE``, ``TCONV_MEMORY_FACTOR``, ``TCONV_CACHE_DIR``."""
+
+    enabled: bool = field(default_factory=lambda: os.environ.get("TCONV_AUTOTUNE", "1").strip() not in ("0", ""))
+    memory_factor: float | None = field(default_factory=_env_factor)
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    min_work: int = MIN_WORK
+    memory_slack: int = 8 << 20
+
+
+_settings: Settings | None = None
+_lock = threading.Lock()
+
+
+def current() -> Settings:
+    """The settings in force (read from the environment on first use)."""
+    global _settings
+    if _settings is None:
+        _settings = Settings()
+    return _settings
+
+
+def configure(**changes: Any) -> Settings:
+    """Change the settings (``enabled``, ``memory_factor``, ``memory_slack``, ``cache_dir``, ``min_work``); returns
+    the previous ones.
+
+    >>> old = configure(enabled=False)
+    >>> current().enabled
+    False
+    >>> _ = configure(**dataclasses.asdict(old))
+    """
+    global _settings
+    old = current()
+    if "memory_factor" in changes and changes["memory_factor"] is not None:
+        f = changes["memory_factor"]
+        if not isinstance(f, (int, float)) or isinstance(f, bool) or not f >= 1:
+            raise ConfigError("memory_factor", f, "must be a number >= 1 (torch's own peak is 1), or None for no limit")
+        if math.isinf(f):
+            changes["memory_factor"] = None
+    if "cache_dir" in changes:
+        changes["cache_dir"] = Path(changes["cache_dir"])
+    _settings = dataclasses.replace(old, **changes)
+    return old
+
+
+@contextlib.contextmanager
+def settings(**changes: Any) -> Iterator[Settings]:
+    """:func:`configure` for a ``with`` block; the previous settings come back afterwards."""
+    old = configure(**changes)
+    try:
+        yield current()
+    finally:
+        configure(**dataclasses.asdict(old))
+
+
+# ---- the key ---------------------------------------------------------------------------------------------------------
+def _layout(t: torch.Tensor, nd: int) -> str:
+    if nd in _CHANNELS_LAST and not t.is_contiguous() and t.is_contiguous(memory_format=_CHANNELS_LAST[nd]):
+        return "cl"
+    return "c" if t.is_contiguous() else "strided"
+
+
+def key(plan: Plan, x: torch.Tensor, w: torch.Tensor, grad: bool) -> str:
+    """The cache key: plan, dtype, memory layout, thread count, oneDNN switch and whether gradients are needed.
+
+    >>> from tconv.geometry import make_plan
+    >>> p = make_plan((2, 8, 16, 16), (8, 4, 2, 2), stride=2)
+    >>> key(p, torch.zeros(2, 8, 16, 16), torch.zeros(8, 4, 2, 2), False).split(" | ")[1:]
+    ['float32 x:c w:c', 'threads ... onednn ... grad 0']
+    """
+    p = plan
+    return (
+        f"x{p.input_shape} w{p.weight_shape} s{p.stride} p{p.padding} op{p.output_padding} d{p.dilation} g{p.groups}"
+        f" | {str(x.dtype).removeprefix('torch.')} x:{_layout(x, p.nd)} w:{_layout(w, p.nd)}"
+        f" | threads {torch.get_num_threads()} onednn {int(torch.backends.mkldnn.enabled)} grad {int(grad)}"
+    )
+
+
+# ---- the cache file ------------------------------------------------------------------------------------------------
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{cpu}; {os.cpu_count()} cores; torch {torch.__version__}"
+
+
+def cache_path() -> Path:
+    """This machine's cache file under the configured directory (it may not exist yet)."""
+    digest = hashlib.sha1(_machine().encode()).hexdigest()[:12]
+    return current().cache_dir / f"autotune-v{FORMAT}-{digest}.json"
+
+
+def _read_file(path: Path) -> dict[str, dict]:
+    """The entries of a valid cache file; ``{}`` for a missing, corrupt, stale or foreign one."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("machine") != _machine():
+        return {}
+    entries = data.get("entries")
+    if not isinstance(entries, dict):
+        return {}
+    return {k: v for k, v in entries.items() if isinstance(v, dict) and v.get("route") in _route_names()}
+
+
+def _route_names() -> set[str]:
+    return {r.name for r in routes(tuned=True)}
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` + ".lock" across processes (POSIX ``flock``; a no-op where there is none)."""
+    try:
+        import fcntl  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_memory: dict[tuple[Path, str], dict] = {}
+_warned = False
+
+
+def _store(k: str, entry: dict) -> None:
+    """Add one entry: merged with whatever the file holds now, written atomically, under the lock."""
+    global _warned
+    path = cache_path()
+    _memory[(path, k)] = entry
+    try:
+        with _file_lock(path):
+            entries = _read_file(path)
+            entries[k] = entry
+            write_json(path, {"format": FORMAT, "machine": _machine(), "entries": entries})
+    except OSError as exc:  # a read-only or full disk: keep the choice in memory only
+        if not _warned:
+            warnings.warn(f"tconv autotune: cannot write {path} ({exc}); choices are kept in memory", stacklevel=3)
+            _warned = True
+
+
+def _lookup(k: str) -> dict | None:
+    path = cache_path()
+    hit = _memory.get((path, k))
+    if hit is None:
+        hit = _read_file(path).get(k)  # another process may have measured it
+        if hit is not None:
+            _memory[(path, k)] = hit
+    return hit
+
+
+def clear_memory_cache() -> None:
+    """Forget the in-memory choices (the file stays; the next call reads it again)."""
+    _memory.clear()
+
+
+# ---- the memory budget ------------------------------------------------------------------------------------------------
+def budget_bytes(plan: Plan, dtype: torch.dtype) -> float:
+    """The most a route may allocate: ``memory_factor`` x torch's estimated peak, at least that peak plus
+    ``memory_slack`` (inf when the factor is None).
+
+    Where torch does not apply (4-D and up) the smallest estimate among the routes that do stands in for it.
+
+    >>> from tconv.geometry import make_plan
+    >>> p = make_plan((64, 320, 64, 64), (320, 320, 3, 3), stride=2, padding=1, output_padding=1)
+    >>> budget_bytes(p, torch.float32) / (64 * 320 * 128 * 128 * 4)
+    1.5
+    """
+    factor = current().memory_factor
+    if factor is None:
+        return math.inf
+    torch_route = get_route("torch")
+    if torch_route.applies(plan):
+        base = memory_bytes(torch_route, plan, dtype)
+    else:
+        base = min(memory_bytes(r, plan, dtype) for r in routes(tuned=True) if r.applies(plan))
+    return max(factor * base, base + current().memory_slack)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A route, the number of batch slices it runs in (1: the whole batch at once), and how it was decided."""
+
+    route: Route
+    chunks: int = 1
+    measured: bool = False
+    ms: dict[str, float] = field(default_factory=dict)
+
+
+def _fit(route: Route, plan: Plan, dtype: torch.dtype, grad: bool, budget: float) -> int | None:
+    """How many batch slices ``route`` needs to stay within ``budget`` (1 = none), or None when it cannot."""
+    if memory_bytes(route, plan, dtype) <= budget:
+        return 1
+    n = plan.batch or 1
+    if grad or n == 1:
+        return None
+    out = math.prod(plan.output_shape) * torch.empty((), dtype=dtype).element_size()
+    for chunks in range(2, min(n, 16) + 1):
+        sub = dataclasses.replace(plan, batch=-(-n // chunks))
+        if out + memory_bytes(route, sub, dtype) <= budget:
+            return chunks
+    return None
+
+
+def run(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """Run a choice: the route on the whole batch, or slice by slice into one preallocated output."""
+    if choice.chunks == 1:
+        return choice.route(plan, x, w, b)
+    n = x.shape[0]
+    step = -(-n // choice.chunks)
+    y = torch.empty(plan.output_shape, dtype=x.dtype, device=x.device)
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        y[lo:hi] = choice.route(dataclasses.replace(plan, batch=hi - lo), x[lo:hi], w, b)
+    return y
+
+
+# ---- measuring -----------------------------------------------------------------------------------------------------
+def _time_once(
+    choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool
+) -> float:
+    t0 = time.perf_counter()
+    if grad:
+        with torch.enable_grad():
+            y = run(choice, plan, x, w, b)
+            inputs = [t for t in (x, w, b) if t is not None and t.requires_grad]
+            torch.autograd.grad(y, inputs, torch.ones_like(y))
+    else:
+        with torch.no_grad():
+            run(choice, plan, x, w, b)
+    return time.perf_counter() - t0
+
+
+def _measure(
+    plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool, candidates: list[Choice]
+) -> Choice:
+    """Time the candidates in interleaved rounds; the fastest wins, torch on a near-tie."""
+    times: dict[str, list[float]] = {}
+    first: dict[str, float] = {}
+    for c in candidates:  # round 0: every candidate once (its warm-up); a route that fails is dropped
+        try:
+            first[c.route.name] = _time_once(c, plan, x, w, b, grad)
+        except (RuntimeError, MemoryError):
+            continue
+    by_name = {c.route.name: c for c in candidates if c.route.name in first}
+    reference = first.get("torch", min(first.values()))
+    spent, cap = sum(first.values()), OVERHEAD * reference
+    for _ in range(ROUNDS):
+        best = min(min(times.get(n, [first[n]])) for n in by_name)
+        contenders = [n for n in by_name if min(times.get(n, [first[n]])) <= 1.5 * best]
+        cost = sum(min(times.get(n, [first[n]])) for n in contenders)
+        if len(contenders) < 2 or spent + cost > cap:
+            break
+        for n in contenders:
+            t = _time_once(by_name[n], plan, x, w, b, grad)
+            times.setdefault(n, []).append(t)
+            spent += t
+    ms = {n: 1e3 * min(times.get(n, [first[n]])) for n in by_name}
+    best_name = min(ms, key=ms.__getitem__)
+    if "torch" in ms and ms["torch"] <= ms[best_name] * (1 + MARGIN):
+        best_name = "torch"
+    return dataclasses.replace(by_name[best_name], measured=True, ms=ms)
+
+
+def _heuristic(plan: Plan, dtype: torch.dtype, grad: bool, budget: float) -> Choice:
+    fits: dict[str, int] = {}
+
+    def allowed(r: Route) -> bool:
+        c = _fit(r, plan, dtype, grad, budget)
+        if c is not None:
+            fits[r.name] = c
+        return c is not None
+
+    try:
+        route = heuristic(plan, allowed)
+    except LookupError:
+        raise _budget_error(plan, dtype, budget) from None
+    return Choice(route, fits[route.name])
+
+
+def _budget_error(plan: Plan, dtype: torch.dtype, budget: float) -> ConfigError:
+    need = {r.name: memory_bytes(r, plan, dtype) for r in routes(tuned=True) if r.applies(plan)}
+    smallest = min(need, key=need.__getitem__)
+    return ConfigError(
+        "method",
+        "auto",
+        f"no route fits the memory budget of {budget / 2**20:.1f} MiB (memory_factor={current().memory_factor} x "
+        f"torch's estimated peak); the smallest, {smallest!r}, needs ~{need[smallest] / 2**20:.1f} MiB "
+        "(raise it with tconv.ops.autotune.configure(memory_factor=...), or None for no limit)",
+    )
+
+
+def choose(
+    plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None, grad: bool | None = None
+) -> Choice:
+    """The route "auto" runs for this call: from the cache, by measuring now, or by the heuristic (see above)."""
+    if grad is None:
+        grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w, b))
+    budget = budget_bytes(plan, x.dtype)
+    s = current()
+    work = plan.flops + 16 * (math.prod(plan.input_shape) + math.prod(plan.output_shape))
+    compiling = getattr(torch.compiler, "is_compiling", lambda: False)()
+    if not s.enabled or work < s.min_work or compiling or x.device.type != "cpu":
+        return _heuristic(plan, x.dtype, grad, budget)
+    k = key(plan, x, w, grad)
+    with _lock:
+        hit = _lookup(k)
+        if hit is not None:
+            route = get_route(hit["route"])
+            chunks = _fit(route, plan, x.dtype, grad, budget)  # the budget may have changed since
+            if chunks is not None:
+                return Choice(route, chunks, measured=True, ms=hit.get("ms", {}))
+        candidates = []
+        for r in routes(tuned=True):
+            if r.applies(plan):
+                chunks = _fit(r, plan, x.dtype, grad, budget)
+                if chunks is not None:
+                    candidates.append(Choice(r, chunks))
+        if not candidates:
+            raise _budget_error(plan, x.dtype, budget)
+        choice = _measure(plan, x.detach() if not grad else x, w, b, grad, candidates)
+        _store(k, {"route": choice.route.name, "chunks": choice.chunks, "ms": choice.ms})
+    return choice

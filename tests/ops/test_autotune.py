@@ -1,0 +1,223 @@
+"""The measured choice of "auto": the cache (hit, stale, corrupt, concurrent writers), the memory budget, the
+heuristic switch, forward + backward timing where gradients are needed.
+
+Timing is replaced by a fake clock wherever a test asserts which route wins, so nothing here depends on speed.
+"""
+
+import json
+import multiprocessing
+
+import pytest
+import torch
+
+import tconv
+from tconv.ops import autotune
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(tmp_path):
+    """Every test: measuring on, a private cache directory, nothing remembered from earlier tests."""
+    autotune.clear_memory_cache()
+    with autotune.settings(enabled=True, cache_dir=tmp_path, min_work=0, memory_factor=1.5, memory_slack=0):
+        yield tmp_path
+    autotune.clear_memory_cache()
+
+
+def fake_clock(monkeypatch, ms: dict[str, float], calls: list | None = None):
+    """Replace timing by fixed numbers per route (and record which routes were timed)."""
+
+    def time_once(choice, plan, x, w, b, grad):
+        if calls is not None:
+            calls.append((choice.route.name, grad))
+        return ms.get(choice.route.name, 100.0) / 1e3
+
+    monkeypatch.setattr(autotune, "_time_once", time_once)
+
+
+def _layer(n=2, c_in=8, c_out=8, size=8, k=2, s=2, **kw):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, c_in, size, size, generator=g)
+    w = torch.randn(c_in, c_out, k, k, generator=g)
+    return tconv.make_plan(x.shape, w.shape, stride=s, **kw), x, w
+
+
+def test_fastest_route_wins_and_is_cached_in_memory_and_on_disk(monkeypatch, fresh_cache):
+    plan, x, w = _layer()
+    calls = []
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 4, "col2im": 6}, calls)
+    c = autotune.choose(plan, x, w)
+    assert c.measured and c.route.name == "gemm" and c.ms["torch"] == 10
+    assert {name for name, _ in calls} >= {"torch", "gemm"}
+    entries = json.loads(autotune.cache_path().read_text())["entries"]
+    assert [e["route"] for e in entries.values()] == ["gemm"]
+    calls.clear()
+    assert autotune.choose(plan, x, w).route.name == "gemm" and not calls  # memory hit
+    autotune.clear_memory_cache()
+    assert autotune.choose(plan, x, w).route.name == "gemm" and not calls  # file hit (another process's view)
+
+
+def test_torch_wins_near_ties(monkeypatch):
+    plan, x, w = _layer()
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 9.8})  # 2% faster: within MARGIN
+    assert autotune.choose(plan, x, w).route.name == "torch"
+
+
+def test_result_follows_the_cache_deterministically(monkeypatch):
+    """Given the cache, the route (hence every bit of the result) is fixed: the stored winner runs."""
+    plan, x, w = _layer()
+    fake_clock(monkeypatch, {"torch": 10, "col2im": 1})
+    y1 = tconv.conv_transpose(x, w, stride=2)
+    fake_clock(monkeypatch, {"torch": 1, "col2im": 10})  # the machine "changed its mind": the cache still rules
+    y2 = tconv.conv_transpose(x, w, stride=2)
+    assert torch.equal(y1, y2)
+    assert torch.equal(y1, tconv.conv_transpose(x, w, stride=2, method="col2im"))
+
+
+def test_key_separates_dtype_layout_threads_and_grad():
+    plan, x, w = _layer()
+    keys = {
+        autotune.key(plan, x, w, False),
+        autotune.key(plan, x.double(), w.double(), False),
+        autotune.key(plan, x.contiguous(memory_format=torch.channels_last), w, False),
+        autotune.key(plan, x, w.contiguous(memory_format=torch.channels_last), False),
+        autotune.key(plan, x, w, True),
+    }
+    assert len(keys) == 5
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1 if threads != 1 else 2)
+        assert autotune.key(plan, x, w, False) not in keys
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",  # corrupt
+        json.dumps({"format": autotune.FORMAT - 1, "machine": "?", "entries": {}}),  # an older format
+        "[1, 2, 3]",  # valid JSON, wrong shape
+    ],
+)
+def test_corrupt_or_stale_file_is_ignored_and_rewritten(monkeypatch, content):
+    plan, x, w = _layer()
+    path = autotune.cache_path()
+    _write(path, content)
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 4})
+    assert autotune.choose(plan, x, w).route.name == "gemm"
+    data = json.loads(path.read_text())
+    assert data["format"] == autotune.FORMAT and len(data["entries"]) == 1
+    assert not list(path.parent.glob(".*.tmp*"))  # the atomic write left no temporary behind
+
+
+def test_stale_entry_for_this_key_is_not_used(monkeypatch):
+    """A file from another machine (or format) that names a route for this very key is not trusted."""
+    plan, x, w = _layer()
+    k = autotune.key(plan, x, w, False)
+    _write(autotune.cache_path(), json.dumps({"format": autotune.FORMAT, "machine": "elsewhere", "entries": {
+        k: {"route": "col2im"}}}))  # fmt: skip
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 4})
+    assert autotune.choose(plan, x, w).route.name == "gemm"
+
+
+def _writer(args):
+    cache_dir, i = args
+    with autotune.settings(cache_dir=cache_dir):
+        for j in range(15):
+            autotune._store(f"key {i} {j}", {"route": "torch"})
+
+
+def test_concurrent_writers_lose_nothing(fresh_cache):
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(4) as pool:
+        pool.map(_writer, [(fresh_cache, i) for i in range(4)])
+    entries = json.loads(autotune.cache_path().read_text())["entries"]
+    assert len(entries) == 60
+
+
+def test_unwritable_cache_dir_keeps_choices_in_memory(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    plan, x, w = _layer()
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 4})
+    with autotune.settings(cache_dir=blocker / "sub"), pytest.warns(UserWarning, match="cannot write"):
+        assert autotune.choose(plan, x, w).route.name == "gemm"
+        assert autotune.choose(plan, x, w).route.name == "gemm"
+
+
+def test_memory_budget_keeps_col2im_off_the_big_kernel(monkeypatch):
+    """x (1,1,400,400) with a 64x64 kernel: col2im would need ~2.7 GB where torch needs the 0.9 MB output."""
+    x, w = torch.zeros(1, 1, 400, 400), torch.zeros(1, 1, 64, 64)
+    plan = tconv.make_plan(x.shape, w.shape)
+    calls = []
+    fake_clock(monkeypatch, {"col2im": 1, "torch": 100, "polyphase": 50}, calls)
+    with autotune.settings(memory_slack=8 << 20):  # the default: polyphase's 2.8 MB are within it
+        c = autotune.choose(plan, x, w)
+    assert "col2im" not in {name for name, _ in calls}
+    assert c.route.name == "polyphase"
+    with autotune.settings(memory_slack=8 << 20):
+        assert autotune.budget_bytes(plan, torch.float32) == 463 * 463 * 4 + (8 << 20)
+    with autotune.settings(memory_factor=None):  # the user lifts the limit: col2im may compete
+        autotune.clear_memory_cache()
+        calls.clear()
+        assert autotune.choose(plan, x, w, grad=True).route.name == "col2im"
+
+
+def test_over_budget_route_runs_on_batch_slices():
+    """A route that needs more than the budget for the whole batch runs slice by slice, with the same result."""
+    plan, x, w = _layer(n=8, c_in=16, c_out=3, size=6, k=4, s=2, padding=1)
+    sub = autotune.get_route("subpixel")
+    budget = autotune.budget_bytes(plan, x.dtype)
+    chunks = autotune._fit(sub, plan, x.dtype, False, budget)
+    assert chunks is not None and chunks > 1
+    assert autotune._fit(sub, plan, x.dtype, True, budget) is None  # not with gradients: no slicing then
+    y = autotune.run(autotune.Choice(sub, chunks), plan, x, w, None)
+    torch.testing.assert_close(y, torch.nn.functional.conv_transpose2d(x, w, stride=2, padding=1))
+
+
+def test_memory_factor_is_validated():
+    with pytest.raises(tconv.ConfigError, match="memory_factor=0.5 must be a number >= 1"):
+        autotune.configure(memory_factor=0.5)
+
+
+def test_heuristic_when_off_tiny_or_by_environment(monkeypatch):
+    plan, x, w = _layer()
+    calls = []
+    fake_clock(monkeypatch, {"torch": 1, "gemm": 100}, calls)
+    with autotune.settings(enabled=False):
+        assert autotune.choose(plan, x, w).route.name == "gemm" and not calls
+    with autotune.settings(min_work=autotune.MIN_WORK):  # a tiny layer: measuring cannot pay
+        c = autotune.choose(plan, x, w)
+        assert not c.measured and not calls
+    monkeypatch.setenv("TCONV_AUTOTUNE", "0")
+    assert autotune.Settings().enabled is False
+    monkeypatch.setenv("TCONV_CACHE_DIR", "/some/where")
+    assert str(autotune.Settings().cache_dir) == "/some/where"
+
+
+def test_gradients_needed_time_forward_and_backward(monkeypatch):
+    plan, x, w = _layer()
+    calls = []
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 4}, calls)
+    c = autotune.choose(plan, x, w.requires_grad_())
+    assert c.route.name == "gemm" and all(grad for _, grad in calls)
+    k_train, k_infer = autotune.key(plan, x, w, True), autotune.key(plan, x, w, False)
+    assert k_train != k_infer
+
+
+def test_real_measurement_on_a_small_layer():
+    """No fake clock: the measured route computes what torch computes, forward and backward."""
+    plan, x, w = _layer(n=2, c_in=8, c_out=4, size=6, k=3, s=2, padding=1, output_padding=1)
+    xg, wg = x.clone().requires_grad_(), w.clone().requires_grad_()
+    y = tconv.conv_transpose(xg, wg, stride=2, padding=1, output_padding=1)
+    ref_x, ref_w = x.clone().requires_grad_(), w.clone().requires_grad_()
+    ref = torch.nn.functional.conv_transpose2d(ref_x, ref_w, stride=2, padding=1, output_padding=1)
+    torch.testing.assert_close(y, ref)
+    gy = torch.randn_like(y)
+    torch.testing.assert_close(torch.autograd.grad(y, (xg, wg), gy), torch.autograd.grad(ref, (ref_x, ref_w), gy))
+    assert len(json.loads(autotune.cache_path().read_text())["entries"]) == 1
