@@ -435,10 +435,15 @@
   /** (i - 1)s - pb - pa + d(k-1) + op + 1: the transposed convolution's output size along one dimension. */
   const convTransposeOutputSize = (i, k, s, pb, pa, d, op) => (i - 1) * s - pb - pa + d * (k - 1) + op + 1;
 
+  /** tconv.arith.SOLVE_LIMIT: the most (kernel, stride, dilation) triples solve tries. */
+  const SOLVE_LIMIT = 2000;
+
   /**
    * tconv.arith.solve: every (kernel, stride, padding, output_padding, dilation) within the bounds that maps
-   * inputSize to outputSize along one dimension, ranked: exact first (no output_padding / no unread input), then
-   * even overlap (k % s == 0), no dilation, padding nearest "same", then smaller kernel, stride and padding.
+   * inputSize to outputSize along one dimension, ranked by the count map (how many (input, tap) pairs land on each
+   * output; for a conv, how many (window, tap) pairs read each input): no holes first, then a flat map ("even
+   * overlap"), then the smallest max/min; then exact, no dilation, padding nearest "same", smaller kernel, stride
+   * and padding. Padding is solved, not searched.
    */
   function solve(inputSize, outputSize, transposed, maxKernel = 7, maxStride = 4, maxDilation = 1, maxPadding = null, allowOutputPadding = true) {
     const bound = (name, v, lo) => {
@@ -451,27 +456,51 @@
     const smax = bound("max_stride", maxStride, 1);
     const dmax = bound("max_dilation", maxDilation, 1);
     const pmax = maxPadding === null ? null : bound("max_padding", maxPadding, 0);
+    const tries = kmax * smax * dmax;
+    if (tries > SOLVE_LIMIT) {
+      throw new ConfigError("max_kernel", maxKernel, `with max_stride=${smax} and max_dilation=${dmax} asks for ${tries} ` +
+        `(kernel, stride, dilation) triples; the limit is ${SOLVE_LIMIT}: lower the bounds (a kernel longer than the ` +
+        "output only adds cropped taps)");
+    }
     const found = [];
+    const add = (k, s, p, op, d, exact) => {
+      // the count map over the transposed output (or the conv's input): the plan's o = j*s + t*d - p
+      const n = transposed ? o : i, m = transposed ? i : o;
+      const counts = new Int32Array(n);
+      for (let j = 0; j < m; j++) {
+        for (let t = 0; t < k; t++) {
+          const q = j * s + t * d - p;
+          if (q >= 0 && q < n) counts[q]++;
+        }
+      }
+      let holes = 0, lo = Infinity, hi = 0;
+      for (const c of counts) {
+        if (c === 0) holes++;
+        lo = Math.min(lo, c);
+        hi = Math.max(hi, c);
+      }
+      const even = holes === 0 && lo === hi;
+      const ratio = lo ? hi / lo : hi;
+      const span = d * (k - 1);
+      const sortKey = [holes > 0 ? 1 : 0, holes, even ? 0 : 1, ratio, exact ? 0 : 1, d > 1 ? 1 : 0, Math.abs(2 * p - span), k, s, p, d, op];
+      found.push({ sortKey, kind: transposed ? "conv_transpose" : "conv", input_size: i, output_size: o, kernel: k,
+        stride: s, padding: p, output_padding: op, dilation: d, exact, even_overlap: even, holes, min_count: lo,
+        max_count: hi });
+    };
     for (let k = 1; k <= kmax; k++) {
       for (let d = 1; d <= (k > 1 ? dmax : 1); d++) {
         const span = d * (k - 1);
+        const top = pmax === null ? span : pmax;
         for (let s = 1; s <= smax; s++) {
-          for (let p = 0; p <= (pmax === null ? span : pmax); p++) {
-            let op, exact;
-            if (transposed) {
-              op = o - ((i - 1) * s - 2 * p + span + 1);
-              if (!(op >= 0 && op < Math.max(s, d)) || (op && !allowOutputPadding)) continue;
-              exact = op === 0;
-            } else {
-              const rest = i + 2 * p - span - 1;
-              if (rest < 0 || fdiv(rest, s) + 1 !== o) continue;
-              op = 0;
-              exact = rest % s === 0;
+          if (transposed) {
+            for (let op = 0; op < (allowOutputPadding ? Math.max(s, d) : 1); op++) {
+              const twice = (i - 1) * s + span + op + 1 - o;
+              if (pmod(twice, 2) === 0 && twice >= 0 && twice / 2 <= top) add(k, s, twice / 2, op, d, op === 0);
             }
-            const even = k % s === 0;
-            const sortKey = [exact ? 0 : 1, even ? 0 : 1, d > 1 ? 1 : 0, Math.abs(2 * p - span), k, s, p];
-            found.push({ sortKey, kind: transposed ? "conv_transpose" : "conv", input_size: i, output_size: o, kernel: k,
-              stride: s, padding: p, output_padding: op, dilation: d, exact, even_overlap: even });
+          } else {
+            const lo = -fdiv(-((o - 1) * s + span + 1 - i), 2);
+            const hi = fdiv((o - 1) * s + s - 1 + span + 1 - i, 2);
+            for (let p = Math.max(lo, 0); p <= Math.min(hi, top); p++) add(k, s, p, 0, d, pmod(i + 2 * p - span - 1, s) === 0);
           }
         }
       }
@@ -484,6 +513,6 @@
     MAX_DIM, MAX_ELEMENTS, FIELD_LIMIT, ConfigError, pyRepr, pmod, fdiv, range, prod, product, cmpTuple,
     makePlan, convPlan, fullIndex, indexMap, dimTable, outPairs, inPairs, contributors, reached, overlapCount,
     overlapCounts, inputsReaching, equivalentConv, phases, unreachedCount, convOutputSize, convTransposeOutputSize,
-    solve,
+    solve, SOLVE_LIMIT,
   });
 })(typeof window !== "undefined" ? window : globalThis);

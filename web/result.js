@@ -412,8 +412,9 @@
     const call = `tconv.arith.solve(${args[0]}, ${args[1]}, transposed=${transposed ? "True" : "False"}, max_kernel=${args[2]}, max_stride=${args[3]}, max_dilation=${args[4]})`;
     $("#sv-note").innerHTML =
       `${transposed ? "ConvTranspose" : "Conv"} settings mapping ${args[0]} to ${args[1]} along one dimension, best first ` +
-      `(<code>${esc(call)}</code>): exact, then even overlap (kernel a multiple of the stride: no checkerboard), ` +
-      "no dilation, padding nearest 'same'. Choose one to apply it to every dimension.";
+      `(<code>${esc(call)}</code>), ranked by the count map (how many taps land on each position): no holes, then even ` +
+      "overlap (a flat count map: no checkerboard), then the smallest max/min; then exact, no dilation, padding nearest " +
+      "'same'. Choose one to apply it to every dimension.";
     box.dataset.count = String(sols.length);
     if (!sols.length) {
       box.innerHTML = `<li class="note">No ${transposed ? "ConvTranspose" : "Conv"} within these bounds maps ${args[0]} to ${args[1]}.</li>`;
@@ -424,7 +425,7 @@
       .map((x) => {
         const txt = `k=${x.kernel}, s=${x.stride}, p=${x.padding}` + (transposed ? `, op=${x.output_padding}` : "") + (x.dilation > 1 ? `, d=${x.dilation}` : "");
         const gaps = unreachedOf(x);
-        const tags = [x.exact ? "exact" : transposed ? "needs output_padding" : "drops inputs", x.even_overlap ? "even overlap" : ""].filter(Boolean).join(", ");
+        const tags = [x.exact ? "exact" : transposed ? "needs output_padding" : "drops inputs", x.even_overlap ? "even overlap (flat count map)" : x.holes ? "" : `overlap ${x.min_count}..${x.max_count}`].filter(Boolean).join(", ");
         const warn = gaps
           ? `<span class="warn" data-unreached="${gaps}">⚠ ${gaps} ${transposed ? "output" : "input"}${gaps === 1 ? "" : "s"} ${transposed ? "no input reaches (bias only)" : "the kernel never reads"}</span>`
           : "";
