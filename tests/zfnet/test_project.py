@@ -105,8 +105,8 @@ def autograd_reference(
 def test_deconvnet_equals_gradient_overlapping_pools(layer):
     net = alexnet_geometry()
     imgs = torch.rand(2, 3, 131, 131, dtype=torch.float64)
-    deconv, ch = project(net, imgs, layer)
-    grad, ch2 = project(net, imgs, layer, method="gradient")
+    deconv, ch = project(net, imgs, layer, inside=False)  # the seed's unit: the strongest, border or not
+    grad, ch2 = project(net, imgs, layer, method="gradient", inside=False)
     assert torch.equal(ch, ch2)
     torch.testing.assert_close(deconv, grad, rtol=1e-10, atol=1e-12)
     for b in range(2):  # seed 000's own autograd version, one call per image
@@ -119,13 +119,13 @@ def test_deconvnet_equals_gradient_overlapping_pools(layer):
 def test_deconvnet_equals_gradient_non_overlapping_pools(layer):
     net = vgg_geometry()
     imgs = torch.rand(3, 3, 32, 32, dtype=torch.float64)
-    deconv, ch = project(net, imgs, layer)
+    deconv, ch = project(net, imgs, layer, inside=False)
     for b in range(3):
         ref, fm = cal_vis_data_grad_ver(imgs[b], net[: layer + 1])
         assert fm == int(ch[b])
         torch.testing.assert_close(deconv[b], ref, rtol=1e-10, atol=1e-12)
     # non-overlapping pools: switches never coincide, so overwriting and summing agree
-    torch.testing.assert_close(project(net, imgs, layer, unpool="overwrite")[0], deconv, rtol=0, atol=0)
+    torch.testing.assert_close(project(net, imgs, layer, unpool="overwrite", inside=False)[0], deconv, rtol=0, atol=0)
 
 
 def test_deconvnet_float32_matches_float64():
@@ -180,8 +180,8 @@ def test_same_padding_dilation_groups():
     ).double()  # fmt: skip
     imgs = torch.rand(2, 3, 37, 29, dtype=torch.float64)
     for layer in (1, 3, 4, 6):
-        deconv, ch = project(net, imgs, layer)
-        grad, _ = project(net, imgs, layer, method="gradient")
+        deconv, ch = project(net, imgs, layer, inside=False)
+        grad, _ = project(net, imgs, layer, method="gradient", inside=False)
         assert deconv.shape == imgs.shape
         torch.testing.assert_close(deconv, grad, rtol=1e-10, atol=1e-12)
         for b in range(2):
@@ -197,7 +197,7 @@ def test_overwrite_equals_seed_port(layer):
     net = alexnet_geometry()
     imgs = torch.rand(2, 3, 224, 224, dtype=torch.float64)
     chans = [0, 3, 5]
-    ours = project_channels(net, imgs, layer, chans, unpool="overwrite").projection
+    ours = project_channels(net, imgs, layer, chans, unpool="overwrite", inside=False).projection
     with one_thread():
         seed = all_channels(imgs, net[: layer + 1], chans, output_size=True)
     torch.testing.assert_close(ours, seed, rtol=1e-10, atol=1e-12)
@@ -258,7 +258,7 @@ def test_methods_against_autograd_through_original_modules(method, rule):
     net.train()  # the projection uses eval semantics whatever the mode; the reference needs eval
     imgs = torch.rand(2, 3, 23, 19, dtype=torch.float64)
     for layer in (3, 8, 12):
-        proj, ch = project(net, imgs, layer, method=method)
+        proj, ch = project(net, imgs, layer, method=method, inside=False)
         net.eval()
         for b in range(2):
             ref = autograd_reference(net, imgs[b], layer, int(ch[b]), rule)
@@ -269,7 +269,7 @@ def test_methods_against_autograd_through_original_modules(method, rule):
 def test_avgpool_divisor_override():
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AvgPool2d(3, 2, padding=1, divisor_override=5)).double()
     imgs = torch.rand(1, 3, 12, 12, dtype=torch.float64)
-    proj, ch = project(net, imgs, 2, method="saliency")
+    proj, ch = project(net, imgs, 2, method="saliency", inside=False)
     torch.testing.assert_close(proj[0], autograd_reference(net, imgs[0], 2, int(ch[0]), "plain"))
 
 
@@ -279,13 +279,13 @@ def test_avgpool_divisor_override():
 def test_project_channels_equals_one_call_per_channel_and_image():
     net = alexnet_geometry()
     imgs = torch.rand(3, 3, 100, 100, dtype=torch.float64)
-    res = project_channels(net, imgs, 5, max_elements=20_000)  # tiny chunks: exercises the chunking
+    res = project_channels(net, imgs, 5, max_elements=20_000, inside=False)  # tiny chunks: exercises the chunking
     assert res.projection.shape == (3, 8, 3, 100, 100)
     with torch.no_grad():
         acts = net[:6](imgs)
     for b in range(3):
         for k in range(8):
-            one, _ = project(net, imgs[b], 5, channel=k)
+            one, _ = project(net, imgs[b], 5, channel=k, inside=False)
             torch.testing.assert_close(res.projection[b, k], one, rtol=0, atol=0)
             assert float(acts[b, k].max()) == float(res.values[b, k])
             i, j = res.positions[b, k].tolist()
@@ -316,10 +316,14 @@ def test_tconv_reexport():
 def test_unsupported_layer_names_type_and_index():
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Upsample(scale_factor=2), nn.Conv2d(4, 4, 3))
     with pytest.raises(ValueError, match=r"model\[2\].*Upsample"):
-        project(net, torch.rand(3, 16, 16), 3)
-    project(net, torch.rand(3, 16, 16), 1)  # the layers after `layer` do not matter
+        project(net, torch.rand(3, 16, 16), 3, route="mirror")
+    project(net, torch.rand(3, 16, 16), 1, route="mirror")  # the layers after `layer` do not matter
     with pytest.raises(ValueError, match=r"model\[0\].*padding_mode"):
-        project(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")), torch.rand(3, 8, 8), 0)
+        project(
+            nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")), torch.rand(3, 8, 8), 0, route="mirror"
+        )
+    # route="auto" takes the graph route for layers the mirror does not know
+    assert project(net, torch.rand(3, 16, 16), 3)[0].shape == (3, 16, 16)
 
 
 @pytest.mark.parametrize(
@@ -349,7 +353,7 @@ def test_bad_images():
     with pytest.raises(ConfigError, match=r"\(C, H, W\)"):
         project(net, torch.rand(8, 8), 1)
     with pytest.raises(ConfigError, match="Sequential"):
-        project(nn.Linear(3, 3), torch.rand(3, 8, 8), 0)
+        project(nn.Linear(3, 3), torch.rand(3, 8, 8), 0)  # an index needs a Sequential
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -393,10 +397,10 @@ def test_random_stacks(specs, size, seed):
     except ConfigError:
         return  # the image is too small for this stack
     layer = len(net) - 1
-    deconv, ch = project(net, imgs, layer)
-    grad, _ = project(net, imgs, layer, method="gradient")
+    deconv, ch = project(net, imgs, layer, inside=False)
+    grad, _ = project(net, imgs, layer, method="gradient", inside=False)
     torch.testing.assert_close(deconv, grad, rtol=1e-10, atol=1e-12)
-    over, _ = project(net, imgs, layer, unpool="overwrite")
+    over, _ = project(net, imgs, layer, unpool="overwrite", inside=False)
     for b in range(2):
         with one_thread():
             ref, _ = cal_vis_data(imgs[b], net, int(ch[b]), output_size=True)

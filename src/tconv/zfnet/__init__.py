@@ -10,12 +10,17 @@ torch.Size([3, 31, 31])
 from __future__ import annotations
 
 from . import images, models
-from .project import METHODS, UNPOOLS, Mirror, Projections, Trace, features_of, project, project_channels
+from .objective import OBJECTIVES
+from .project import METHODS, ROUTES, UNPOOLS, Mirror, Projections, Trace, features_of, project, project_channels
+from .traced import Traced
 
 __all__ = [
     "images",
     "models",
     "METHODS",
+    "OBJECTIVES",
+    "ROUTES",
+    "Traced",
     "UNPOOLS",
     "Mirror",
     "Projections",

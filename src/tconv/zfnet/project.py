@@ -69,6 +69,7 @@ __all__ = [
     "project",
     "project_channels",
     "features_of",
+    "ROUTES",
 ]
 
 Method = Literal["deconvnet", "gradient", "guided", "saliency"]
@@ -759,73 +760,166 @@ def _as_images(images: Any) -> tuple[Tensor, bool, bool]:
 
 
 def _channel_tensor(name: str, channel: Any, count: int, limit: int, device: torch.device) -> Tensor:
-    vals = [channel] * count if isinstance(channel, (int, np.integer)) else list(channel)
-    if len(vals) != count or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
-        raise ConfigError(name, channel, f"must be None, an int or {count} ints (one per image)")
-    if any(not 0 <= v < limit for v in vals):
-        raise ConfigError(name, channel, f"must be between 0 and {limit - 1} (the layer has {limit} channels)")
-    return torch.tensor([int(v) for v in vals], dtype=torch.long, device=device)
+    from .objective import as_channels  # noqa: PLC0415
+
+    return as_channels(name, channel, count, limit).to(device)  # type: ignore[union-attr]
+
+
+Route = Literal["auto", "mirror", "graph"]
+#: How :func:`project` computes: ``"mirror"`` (the explicit deconvnet of an ``nn.Sequential``), ``"graph"``
+#: (autograd on the torch.fx graph with each activation's backward rule, :mod:`tconv.zfnet.traced`), ``"auto"``.
+ROUTES: tuple[str, ...] = ("auto", "mirror", "graph")
+
+
+def _mirror_or_name(model: nn.Module, layer: Any, kind: str, unpool: str, route: str) -> tuple[Mirror | None, Any]:
+    """The Sequential mirror when it applies, else the layer's name for the graph route."""
+    if route not in ROUTES:
+        raise ConfigError("route", route, f"must be one of {ROUTES}")
+    if layer is not None and not isinstance(layer, (str, int, np.integer)) or isinstance(layer, bool):
+        raise ConfigTypeError("layer", layer, "must be an int index, a module's qualified name or an fx node name")
+    if isinstance(layer, (int, np.integer)):
+        try:
+            feats = features_of(model)
+        except ConfigError:
+            raise ConfigError(
+                "layer", layer, "is an index, which needs an nn.Sequential (or .features); name a module or fx node"
+            ) from None
+        if not -len(feats) <= layer < len(feats):
+            raise ConfigError(
+                "layer", layer, f"must index one of the model's {len(feats)} layers (0..{len(feats) - 1})"
+            )
+        if route != "graph" and kind == "unit":
+            try:
+                return Mirror(model, int(layer)), None
+            except ConfigError as exc:
+                if route == "mirror" or not exc.param.startswith("model["):
+                    raise
+        prefix = "" if feats is model else "features."
+        return None, f"{prefix}{int(layer) % len(feats)}"
+    if route == "mirror":
+        raise ConfigError("route", route, "needs an int layer of an nn.Sequential and objective='unit'")
+    if unpool != "sum":
+        raise ConfigError("unpool", unpool, "must be 'sum' on the graph route (autograd always sums)")
+    return None, layer
+
+
+def _graph_setup(model: nn.Module, x: Tensor, name: Any, method: str, max_elements: int) -> tuple[Any, Tensor, int]:
+    from .traced import build  # noqa: PLC0415
+
+    net = build(model, name, method)
+    params = list(model.parameters())
+    if params:
+        x = x.to(params[0].device, params[0].dtype)
+    if x.ndim != 4 or not x.is_floating_point():
+        raise ConfigError("images", tuple(x.shape), "must be a float (C, H, W) image or (B, C, H, W) batch")
+    chunk = max(1, max_elements // max(1, 16 * x[0].numel()))
+    return net, x, chunk
+
+
+def _graph_interior(model: nn.Module, net: Any, shape: tuple[int, ...]) -> Any:
+    from .objective import interior_mask  # noqa: PLC0415
+    from .traced import Traced  # noqa: PLC0415
+
+    if isinstance(net, Traced):
+        return interior_mask(model, shape, node_name=net.layer)
+    return interior_mask(model, shape, layer_module=net.module)
 
 
 def project(
     model: nn.Module,
     images: Tensor | np.ndarray,
-    layer: int,
-    channel: int | Sequence[int] | None = None,
+    layer: int | str | None = None,
+    channel: int | Sequence[int] | Tensor | None = None,
     method: Method = "deconvnet",
     unpool: Unpool = "sum",
     *,
+    objective: str | int = "unit",
+    position: Any = None,
+    inside: bool = True,
+    route: Route = "auto",
     max_elements: int = _MAX_ELEMENTS,
     progress: bool = False,
 ) -> tuple[Tensor | np.ndarray, Any]:
-    """Project the strongest activation of ``channel`` at module ``layer`` back to pixel space (seed 000 §3.3).
+    """Project one unit, channel or class of ``layer`` back to pixel space (seed 000 §3.3), on any traceable model.
 
     ``images`` is one image (C, H, W) or a batch (B, C, H, W); the projection has exactly their shape (and their
-    type: tensor or ndarray). ``channel`` is an int, one int per image, or None for the channel whose maximum is
-    largest in each image; the chosen channel(s) come back as the second result (an int for one image, else a
-    tensor). ``method`` is one of :data:`METHODS`; ``unpool`` is ``"sum"`` (exact; equals autograd) or
-    ``"overwrite"`` (``nn.MaxUnpool2d``, as seed 000's code). ``model`` is an ``nn.Sequential`` or has a ``.features``
-    one; it is used in eval semantics (BatchNorm with running statistics, Dropout skipped).
+    type: tensor or ndarray). ``layer`` is an index into an ``nn.Sequential`` (or its ``.features``), a module's
+    qualified name (``"layer3.1.relu"``; a module called twice means its last call), an fx node name
+    (``"layer3_1_relu_1"``, ``"add_3"``) or None for the model's output. ``method`` is one of :data:`METHODS`.
+
+    ``objective`` (:mod:`tconv.zfnet.objective`): ``"unit"`` -- the strongest unit of ``channel``, by default only
+    among units whose receptive field lies inside the image (``inside``), or the unit at ``position``; ``"channel"``
+    -- the channel's whole map; ``"logit"`` or an int -- one output entry (a class). ``channel`` is an int, one int per
+    image, what a previous call returned, or None for the strongest; the chosen channel(s) come back as the second
+    result (an int for one image, else a tensor).
+
+    ``route="auto"`` runs an ``nn.Sequential`` of the classic layers through the explicit mirror network
+    (``unpool="overwrite"`` reproduces ``nn.MaxUnpool2d``), and anything else through autograd on the torch.fx
+    graph with every ReLU-family activation's backward rule (:mod:`tconv.zfnet.traced`); both give the same numbers.
+    The model is used in eval semantics (BatchNorm with running statistics, no dropout).
 
     >>> import torch, torch.nn as nn
     >>> net = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2), nn.ReLU())
     >>> with torch.no_grad(): _ = net[0].weight.fill_(1.0)
-    >>> p, ch = project(net, torch.ones(1, 7, 7), layer=1, channel=0)
+    >>> p, ch = project(net, torch.ones(1, 7, 7), layer=1, channel=0, inside=False)
     >>> p[0].tolist()[:4]                                   # the 3x3 receptive field of the unit at (0, 0)
     [[1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]
+    >>> q, _ = project(net, torch.ones(1, 7, 7), layer="1", channel=ch, inside=False)   # the graph route
+    >>> torch.equal(p, q)
+    True
     """
+    from .objective import as_channels, forward_all, gradients, interior_mask, parse_objective, select  # noqa: PLC0415
+
     _check_method(method, unpool)
-    mirror = Mirror(model, layer)
+    kind, channel = parse_objective(objective, channel)
     x, unbatched, from_np = _as_images(images)
-    mirror.check_images(x)
-    limit = mirror.out_channels or x.shape[1]
-    chosen = None if channel is None else _channel_tensor("channel", channel, len(x), limit, mirror.device or x.device)
-    trace = mirror.trace(x, signs=method in ("guided", "saliency"))
-    if chosen is None:
-        chosen = trace.activations.flatten(2).amax(dim=2).argmax(dim=1)
-    owner = torch.arange(len(x), device=chosen.device)
-    positions = mirror.strongest(trace.activations)[0][owner, chosen]
-    proj = mirror.backward(trace, owner, chosen, positions, method, unpool, max_elements, progress)
+    mirror, name = _mirror_or_name(model, layer, kind, unpool, route)
+    if mirror is not None:
+        mirror.check_images(x)
+        trace = mirror.trace(x, signs=method in ("guided", "saliency"))
+        limit = mirror.out_channels or x.shape[1]
+        chosen = as_channels("channel", channel, len(x), limit)
+        region = None
+        if inside and position is None:
+            feats = features_of(model)
+            region = interior_mask(feats, tuple(x.shape[1:]), layer_module=feats[mirror.layer])
+        chosen, positions = select(trace.activations.cpu(), "unit", chosen, position, region)
+        dev = trace.activations.device
+        owner = torch.arange(len(x), device=dev)
+        proj = mirror.backward(trace, owner, chosen.to(dev), positions.to(dev), method, unpool, max_elements, progress)
+    else:
+        net, xg, chunk = _graph_setup(model, x, name, method, max_elements)
+        acts = forward_all(net, xg, chunk)
+        chosen = as_channels("channel", channel, len(x), acts.shape[1] if acts.ndim > 1 else 1)
+        region = _graph_interior(model, net, tuple(x.shape[1:])) if kind == "unit" and inside else None
+        chosen, positions = select(acts.cpu(), kind, chosen, position, region)
+        spans = -(-len(x) // chunk)
+        with _progress(progress and spans > 1, f"{method} projections", spans) as advance:
+            proj = gradients(net, xg, torch.arange(len(x)), kind, chosen, positions, chunk, advance)
     proj = proj.to(x.device, x.dtype)
+    chosen = chosen.cpu()
     if unbatched:
         proj, chosen_out = proj[0], int(chosen[0])
     else:
-        chosen_out = chosen.cpu()
+        chosen_out = chosen
     return (proj.numpy() if from_np else proj), chosen_out
 
 
 def project_channels(
     model: nn.Module,
     images: Tensor | np.ndarray,
-    layer: int,
+    layer: int | str | None,
     channels: Sequence[int] | None = None,
     method: Method = "deconvnet",
     unpool: Unpool = "sum",
     *,
+    inside: bool = True,
+    route: Route = "auto",
     max_elements: int = _MAX_ELEMENTS,
     progress: bool = False,
 ) -> Projections:
-    """Project ``K`` channels (default: all of the layer's) for each of ``B`` images, from one forward pass.
+    """Project the strongest unit of ``K`` channels (default: all of the layer's) for each of ``B`` images, from one
+    forward pass (``inside`` and ``route`` as in :func:`project`).
 
     >>> import torch, torch.nn as nn
     >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(3, 2))
@@ -833,23 +927,45 @@ def project_channels(
     >>> tuple(res.projection.shape), tuple(res.positions.shape)
     ((2, 4, 3, 16, 16), (2, 4, 2))
     """
+    from .objective import forward_all, gradients, interior_grid, interior_mask  # noqa: PLC0415
+
     _check_method(method, unpool)
-    mirror = Mirror(model, layer)
     x, _, _ = _as_images(images)
-    mirror.check_images(x)
-    limit = mirror.out_channels or x.shape[1]
+    mirror, name = _mirror_or_name(model, layer, "unit", unpool, route)
+    if mirror is not None:
+        mirror.check_images(x)
+        trace = mirror.trace(x, signs=method in ("guided", "saliency"))
+        acts = trace.activations
+        feats = features_of(model)
+        region = interior_mask(feats, tuple(x.shape[1:]), layer_module=feats[mirror.layer]) if inside else None
+    else:
+        net, xg, chunk = _graph_setup(model, x, name, method, max_elements)
+        acts = forward_all(net, xg, chunk)
+        region = _graph_interior(model, net, tuple(x.shape[1:])) if inside else None
+    if acts.ndim != 4:
+        raise ConfigError("layer", layer, f"gives {tuple(acts.shape)}: project_channels needs (B, C, h, w) maps")
+    limit = acts.shape[1]
     chans = (
         torch.arange(limit)
         if channels is None
         else _channel_tensor("channels", channels, len(channels), limit, torch.device("cpu"))
     )
-    chans = chans.to(mirror.device or x.device)
-    trace = mirror.trace(x, signs=method in ("guided", "saliency"))
+    masked = acts if region is None else acts.masked_fill(~interior_grid(region).to(acts.device), -torch.inf)
     b, k = len(x), len(chans)
-    owner = torch.arange(b, device=chans.device).repeat_interleave(k)
+    owner = torch.arange(b).repeat_interleave(k)
     seeds = chans.repeat(b)
-    positions, values = (t[owner, seeds] for t in mirror.strongest(trace.activations))
-    proj = mirror.backward(trace, owner, seeds, positions, method, unpool, max_elements, progress)
+    positions, values = (t[owner, seeds] for t in Mirror.strongest(masked.cpu()))
+    if region is not None:
+        values = acts.cpu()[owner, seeds, positions[:, 0], positions[:, 1]]
+    if mirror is not None:
+        dev = acts.device
+        proj = mirror.backward(
+            trace, owner.to(dev), seeds.to(dev), positions.to(dev), method, unpool, max_elements, progress
+        )
+    else:
+        spans = -(-len(owner) // chunk)
+        with _progress(progress and spans > 1, f"{method} projections", spans) as advance:
+            proj = gradients(net, xg, owner, "unit", seeds, positions, chunk, advance)
     return Projections(
         projection=proj.view(b, k, *x.shape[1:]).to(x.device, x.dtype),
         channels=chans.cpu(),
