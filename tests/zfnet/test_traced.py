@@ -215,12 +215,14 @@ def test_inside_skips_border_units(resnet):
 
     x = images(2, (128, 128), seed=5)
     rows = receptive_field(resnet, (1, 3, 128, 128), all_layers=True)
-    for layer, module in (("layer1", "layer1.1.relu"), ("layer2", "layer2.1.relu")):
-        row = [r for r in rows if r.name == module][-1]  # the shared ReLU's last call ends the block
+    for layer in ("layer1", "layer2"):
+        node = Traced(resnet, layer, "deconvnet").layer  # the shared ReLU's last call ends the block
+        assert node == f"{layer}_1_relu_1"
+        (row,) = [r for r in rows if r.name == node]
         u = torch.arange(row.output_size[0])
         first = row.start[0] + u * int(row.jump[0])
         want = (first >= 0) & (first + row.rf[0] <= 128)  # the classic recurrence's field of every unit
-        mask = interior_mask(resnet, (3, 128, 128), node_name=Traced(resnet, layer, "deconvnet").layer)
+        mask = interior_mask(resnet, (3, 128, 128), node_name=node)
         assert mask[0].tolist() == want.tolist() == mask[1].tolist()
         assert 0 < want.sum() < len(want)
         _, ch = project(resnet, x, layer)

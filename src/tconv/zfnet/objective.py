@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.fx as fx
 from torch import Tensor, nn
 
 from ..errors import ConfigError, ConfigTypeError
@@ -80,7 +79,9 @@ def interior_mask(
     The layer is an fx node name of ``model``'s trace (``node_name``) or a module called once (``layer_module``).
     None when the layer is not spatial, could not be located, or no unit's field fits (fields larger than the image).
     """
-    from ..receptive import _theoretical, _trace  # noqa: PLC0415 - the per-unit fields, from the geometry's owner
+    # the per-unit fields, from the geometry's owner (private: tconv.receptive has no public per-unit view)
+    from ..receptive.fields import _theoretical  # noqa: PLC0415
+    from ..receptive.tracing import _trace  # noqa: PLC0415
 
     shape = (1, *(int(s) for s in image_shape))
     params = list(model.parameters())
@@ -98,12 +99,8 @@ def interior_mask(
         hit = by_module.get(id(layer_module))
         index = hit[-1] if isinstance(hit, list) else hit
     elif node_name is not None:
-        try:
-            names = [n.name for n in fx.symbolic_trace(model).graph.nodes if n.op != "output"]
-        except Exception:  # noqa: BLE001 - untraceable: receptive used hooks, which name modules only
-            names = []
-        if node_name in names and len(names) == len(nodes):
-            index = names.index(node_name)
+        hits = [i for i, n in enumerate(nodes) if node_name in getattr(n, "aliases", ()) or n.name == node_name]
+        index = hits[-1] if hits else None
     if index is None or nodes[index].size is None or not nodes[index].depends:
         return None
     theo = _theoretical(nodes, shape[2:])
