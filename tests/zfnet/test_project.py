@@ -433,3 +433,24 @@ def test_work_counts_alexnet_like():
     assert per_call == 2 * (55 * 55 * conv1 + 27 * 27 * conv2)
     # conv2's mirror on the 1x1 seed, then its 5x5 window unpooled to 11x11 feeds conv1's mirror
     assert per_window == 1 * conv2 + 11 * 11 * conv1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_torch_thread_count_left_as_set(threads):
+    """numba's OpenMP layer used to reset torch.get_num_threads() (1 became 2 after one call): a fresh process,
+    since the runtime starts once per process."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, torch.nn as nn, tconv\n"
+        f"torch.set_num_threads({threads})\n"
+        "net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(3, 2))\n"
+        "tconv.project(net, torch.rand(2, 3, 20, 20), 2)\n"
+        "tconv.zfnet.project_channels(net, torch.rand(2, 3, 20, 20), 2, unpool='overwrite')\n"
+        "print(torch.get_num_threads())\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split()[-1] == str(threads)

@@ -12,16 +12,38 @@ layer: four passes over int64 data the size of the window. Here every value is r
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 
+import numba
 import numpy as np
 import torch
 from numba import njit, prange
 
-__all__ = ["unpool_windows"]
+__all__ = ["unpool_windows", "torch_threads_kept"]
 
 # numba's default threading layer must not be entered from two threads at once
 _LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def torch_threads_kept() -> Iterator[None]:
+    """Run numba's parallel code with as many threads as torch is set to use, and leave torch's setting as it was.
+
+    numba's OpenMP threading layer starts its own OpenMP runtime threads, which resets the count that
+    ``torch.get_num_threads()`` reports (found: a user's ``torch.set_num_threads(1)`` became 2 after one
+    ``tconv.project`` call). The user's choice is read first and put back afterwards.
+    """
+    wanted = torch.get_num_threads()
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
 
 
 @njit(parallel=True, cache=True)
@@ -79,7 +101,7 @@ def unpool_windows(
     if r.numel() == 0:
         return out
     keep_np = keep.numpy() if keep is not None else np.zeros((1, 1, 1, 1), dtype=np.bool_)
-    with _LOCK:
+    with _LOCK, torch_threads_kept():
         _unpool(
             r.contiguous().numpy(),
             owner.numpy(),
