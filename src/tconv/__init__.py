@@ -7,6 +7,7 @@
 
 from . import nn, reference, upsampling, zoo
 from .arith import conv_output_size, conv_transpose_output_size, equivalent_conv, inverse_of, solve
+from .design import decoder_for, solve_stack
 from .errors import ConfigError, ConfigTypeError
 from .geometry import Plan, conv_plan, make_plan, plan_from_sizes
 from .ops import METHODS
@@ -40,6 +41,8 @@ __all__ = [
     "equivalent_conv",
     "inverse_of",
     "solve",
+    "solve_stack",
+    "decoder_for",
     "zoo",
     "receptive_field",
     "receptive_field_box",
