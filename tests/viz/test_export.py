@@ -123,15 +123,6 @@ def test_build_gallery_writes_an_index(tmp_path):
     assert "tconv animate conv -i 5x5 -k 3 -s 2 -o no_padding_strides.gif" in text
 
 
-def test_tour_section(tmp_path):
-    from tconv.viz import TOUR_CASES, tour_section
-
-    sec = tour_section(tmp_path, quick=True)
-    assert sec.id == "viz"
-    assert sec.html.count("<img") == len(TOUR_CASES)
-    assert "data:image/gif;base64" in sec.html
-
-
 def test_parse_padding():
     assert parse_padding("2") == (2,)
     assert parse_padding("1x0") == (1, 0)

@@ -26,15 +26,15 @@ DEFAULT = dict(
 )
 
 _CITES = {
-    "scatter": "the definition: each input adds its scaled, dilated kernel (seed 000 §2)",
-    "zero_insert": "insert s−1 zeros, pad d(k−1)−p, flip, stride-1 conv (seed 000 §2.3, seed 001)",
-    "matrix": "the forward convolution as a sparse matrix C, then Cᵀ (seed 001, seed 003)",
-    "autograd": "gradient of the forward convolution w.r.t. its input (seed 000 §2.1)",
-    "col2im": "one GEMM Wᵀ·X, then fold the columns (seed 000 §2.1, im2col + GEMM)",
-    "polyphase": "s^d stride-1 sub-convolutions, no multiplication by an inserted zero",
-    "subpixel": "the phases stacked as channels: ONE stride-1 conv with C_out·s^d channels + depth-to-space "
-    "(sub-pixel convolution, Shi et al. 2016; auto's route for RGB layers)",
-    "auto": "the fastest correct path (measured)",
+    "scatter": "the definition: each input adds its scaled, dilated kernel into the output",
+    "zero_insert": "insert s−1 zeros between inputs, pad by d(k−1)−p, flip the kernel, stride-1 convolution",
+    "matrix": "the forward convolution as a sparse matrix C; the transposed convolution is Cᵀ",
+    "autograd": "the gradient of the forward convolution with respect to its input",
+    "col2im": "one matrix product Wᵀ·X, then fold the columns into the output (im2col read backwards)",
+    "polyphase": "sᵈ stride-1 sub-convolutions, one per output phase: no multiplication by an inserted zero",
+    "subpixel": "the phases stacked as channels: one stride-1 convolution with C_out·sᵈ channels, then "
+    "depth-to-space (the sub-pixel convolution of Shi et al. 2016)",
+    "auto": "the fastest correct route for the layer (measured)",
     "torch": "PyTorch's F.conv_transpose2d, the reference",
 }
 
@@ -88,14 +88,14 @@ def _formula_html(plan: Plan) -> str:
     pb, pa = eq.pad[0]
     phases = ", ".join(f"outputs ≡ {ph.residue} (mod {s}) use taps {list(ph.taps)}" for ph in plan.phases(0))
     lines = [
-        "<p>Output size, seed 000 formula (2.11), per spatial dimension:</p>",
+        "<h3>The sizes, worked</h3><p>Output size per spatial dimension:</p>",
         "<pre>out = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1\n"
         f"    = ({i} − 1)·{s} − 2·{p} + {d}·({k} − 1) + {op} + 1 = {o}</pre>",
-        "<p>The same number from the equivalent stride-1 convolution (seed 001): insert "
+        "<p>The same number from the equivalent stride-1 convolution: insert "
         f"s − 1 = {s - 1} zero between inputs ({i} → {up}), pad d(k − 1) − p = {pb} before and "
         f"d(k − 1) − p + output_padding = {pa} after ({up} → {up + pb + pa}), then a flipped {k}-tap kernel leaves "
         f"{up + pb + pa} − {d * (k - 1)} = {up + pb + pa - d * (k - 1)} outputs.</p>",
-        f"<p>Polyphase split along each dimension: {html.escape(phases)} — {s}² = {s**2} small stride-1 "
+        f"<h3>Why polyphase never multiplies a zero</h3><p>Polyphase split along each dimension: {html.escape(phases)} — {s}² = {s**2} small stride-1 "
         "convolutions and no multiplication by an inserted zero. Pad every sub-kernel to the same "
         f"⌈k/s⌉ = {-(-k // s)} taps and stack the phases as output channels: the {s}² convolutions become ONE with "
         f"{plan.out_channels}·{s}² = {plan.out_channels * s * s} channels, and a depth-to-space shuffle interleaves "
@@ -120,9 +120,18 @@ def tour_section(out_dir: Path, quick: bool = True) -> Section:
         [[r[0], f"{r[1]:.1e}", f"{r[2]:.1e}", f"{r[3]:.3f}", r[4]] for r in rows],
     )
     intro = (
-        f"<p>One configuration, every formulation: <code>{html.escape(plan.describe())}</code>, input "
-        f"{plan.input_shape}, weight {plan.weight_shape} → output {plan.output_shape}. Errors are against "
-        "PyTorch's <code>F.conv_transpose2d</code> on the same random tensors (seeded). Times are one call on this "
-        "machine, for orientation only; <code>make bench</code> measures properly.</p>"
+        "<p>A transposed convolution can be written down in many ways that look nothing alike: as a sum of "
+        "painted kernels, as an ordinary convolution of a zero-inserted input, as a matrix product, as a gradient, "
+        "as one big matrix product followed by a fold, or as several small convolutions. tconv implements each one "
+        "as a short function that reads like its explanation, and checks them against each other and against "
+        "PyTorch. Here they all run on one layer, "
+        f"<code>{html.escape(plan.describe())}</code>: input {plan.input_shape}, weight {plan.weight_shape} → "
+        f"output {plan.output_shape} (stride 2, padding 1, output_padding 1, two groups). Errors are the largest "
+        "absolute difference from PyTorch's <code>F.conv_transpose2d</code> on the same seeded random tensors, in "
+        "float64 and float32.</p>"
     )
-    return Section("formulations", "Six ways to compute a transposed convolution", intro + table + _formula_html(plan))
+    note = (
+        "<p class='muted'>The times are one call each on the machine that built this page, single-threaded, for "
+        "orientation only; the <a href='performance.html'>performance page</a> has the measured benchmark.</p>"
+    )
+    return Section("formulations", "Every formulation, one layer", intro + table + note + _formula_html(plan))

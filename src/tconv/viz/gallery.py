@@ -14,7 +14,6 @@ them all with an ``index.html``.
 from __future__ import annotations
 
 import html
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +114,16 @@ def _cases() -> tuple[Case, ...]:
     for name, title, tr, note in beyond:
         cases.append(Case(name, "beyond", title, transposed=tr, note=note))
         cases.append(Case(f"{name}_scatter", "beyond", title + " (scatter)", view="scatter", transposed=tr, note=note))
+    cases.append(
+        Case(
+            "output_padding_graph",
+            "beyond",
+            "output_padding = 1 in 1-D: graph",
+            kind="graph",
+            transposed=_tr(4, 3, 2, 1, 1),
+            note="padding crops one output at each end; output_padding gives the last one back",
+        )
+    )
     seed001 = (
         ("seed001_i4_k3_s1_p0", _conv((4, 4), 3)),
         ("seed001_i5_k4_s1_p2", _conv((5, 5), 4, 1, 2)),
@@ -165,6 +174,15 @@ def _cases() -> tuple[Case, ...]:
     cases.append(
         Case(
             "matrix_padding_strides_C", "matrix", "C for i=5, k=3, s=2, p=1", kind="matrix", conv=_conv((5, 5), 3, 2, 1)
+        )
+    )
+    cases.append(
+        Case(
+            "matrix_1d_strided_C",
+            "matrix",
+            "C of the convolution behind seed 000's strided 1-D case",
+            kind="matrix",
+            transposed=_tr(3, 3, 2),
         )
     )
     cases.append(
@@ -259,27 +277,38 @@ def _pad_arg(pads: Sequence[tuple[int, int]]) -> str:
 
 
 _CSS = """
+*{box-sizing:border-box}
 body{font-family:system-ui,sans-serif;max-width:1400px;margin:1.5em auto;padding:0 1em;color:#222}
 h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
 .grid{display:flex;flex-wrap:wrap;gap:18px}
 figure{margin:0;width:min(100%,var(--w));background:#fafafa;border:1px solid #e4e4e4;padding:8px;border-radius:6px}
-figure img{width:100%} figcaption{font-size:.86em;line-height:1.35} code{font-size:.82em;color:#555;word-break:break-all}
+figure img{width:100%} figcaption{font-size:.86em;line-height:1.35;margin-bottom:6px} .view{color:#666} code{font-size:.82em;color:#555;word-break:break-all}
 .note{color:#a05a00}
 """
 
 
-def _index_html(cases: Sequence[Case], elapsed: float, widths: dict[str, int]) -> str:
+_VIEW_NAMES = {
+    "equivalent": "zero-insertion view",
+    "scatter": "scatter view",
+    "graph": "graph view",
+    "matrix": "matrix view",
+}
+
+
+def _index_html(cases: Sequence[Case], widths: dict[str, int], back: str | None = None) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tconv gallery</title>",
         f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{_CSS}</style></head><body>",
-        "<h1>tconv gallery</h1>",
+        (f"<p><a href='{html.escape(back)}'>← The lesson: transposed convolution</a></p>" if back else "")
+        + "<h1>tconv gallery</h1>",
         "<p>Every picture is drawn from the same <code>Plan</code> that the operator uses, so it cannot disagree with "
         "the numbers. Blue: input; green: output (the number in a cell counts its contributions, darker = more); "
         "dashed: inserted zeros and padding; grey with a cross: positions that padding crops; kernel taps keep one "
         "colour (purple → orange) in every view. Rebuild with <code>tconv gallery --out DIR</code>; "
         "each animation's caption gives the <code>tconv animate</code> command that redraws it.</p>",
     ]
-    nav = " · ".join(f"<a href='#{g}'>{html.escape(t.split(':')[0])}</a>" for g, t in GROUPS)
+    present = {c.group for c in cases}
+    nav = " · ".join(f"<a href='#{g}'>{html.escape(t.split(':')[0])}</a>" for g, t in GROUPS if g in present)
     parts.append(f"<p>{nav}</p>")
     for gid, gtitle in GROUPS:
         members = [c for c in cases if c.group == gid]
@@ -291,13 +320,15 @@ def _index_html(cases: Sequence[Case], elapsed: float, widths: dict[str, int]) -
             note = f"<br><span class='note'>{html.escape(c.note)}</span>" if c.note else ""
             cmd = _cli(c)
             cmd_html = f"<br><code>{html.escape(cmd)}</code>" if cmd else ""
+            view = _VIEW_NAMES[c.kind if c.kind != "animation" else c.view]
             parts.append(
-                f"<figure style='--w:{width}px' id='{c.name}'><a href='{c.filename}'><img loading='lazy' "
-                f"src='{c.filename}' alt='{html.escape(c.title)}'></a><figcaption><b>{html.escape(c.title)}</b>"
-                f"<br>{html.escape(_params(c))}{note}{cmd_html}</figcaption></figure>"
+                f"<figure style='--w:{width}px' id='{c.name}'><figcaption><b>{html.escape(c.title)}</b> "
+                f"<span class='view'>({view})</span><br>{html.escape(_params(c))}{note}{cmd_html}</figcaption>"
+                f"<a href='{c.filename}'><img loading='lazy' src='{c.filename}' alt='{html.escape(c.title)}'></a>"
+                "</figure>"
             )
         parts.append("</div>")
-    parts.append(f"<p style='color:#777'>{len(cases)} pictures, built in {elapsed:.1f} s.</p></body></html>")
+    parts.append(f"<p style='color:#777'>{len(cases)} pictures.</p></body></html>")
     return "\n".join(parts)
 
 
@@ -306,8 +337,11 @@ def build_gallery(
     cases: Sequence[Case] | None = None,
     fps: float = 2.0,
     progress: Callable[[Case], None] | None = None,
+    back: str | None = None,
 ) -> Path:
     """Write every case of :data:`CASES` (or ``cases``) into ``out_dir`` plus ``index.html``; return the index path.
+
+    ``back``: a link the index shows above its title (the tour links its lesson there).
 
     >>> import tempfile
     >>> p = build_gallery(tempfile.mkdtemp(), cases=[c for c in CASES if c.name == "no_padding_strides"])
@@ -317,11 +351,10 @@ def build_gallery(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     chosen = tuple(CASES if cases is None else cases)
-    t0 = time.perf_counter()
     widths = {}
     for case in chosen:
         if progress is not None:
             progress(case)
         with Image.open(render_case(case, out, fps=fps)) as im:
             widths[case.name] = im.size[0]
-    return write_text(out / "index.html", _index_html(chosen, time.perf_counter() - t0, widths))
+    return write_text(out / "index.html", _index_html(chosen, widths, back))
