@@ -79,12 +79,56 @@
 
   const VIEW_IDS = ["map-grids", "anim-svg", "matrix-svg", "graph-svg", "kernel-svg"];
 
+  // Views off screen are drawn when they scroll into view (an IntersectionObserver), so an update costs what is seen.
+  const LAZY = { anim: () => U.renderAnim, matrix: () => U.renderMatrix, graph: () => U.renderGraph };
+  const onScreen = new Map(); // card id -> visible (unknown: treated as visible)
+  const dirty = new Set();
+
+  function drawLazy(id, r) {
+    if (onScreen.get(id) === false) {
+      dirty.add(id);
+      return;
+    }
+    dirty.delete(id);
+    LAZY[id]()(r);
+  }
+
+  /** Draw the views that were skipped while off screen (on scrolling, and before the test hook reads the page). */
+  function drawDirty(ids) {
+    const r = S.lastGood;
+    if (!r || !r.plan || r.plan.kernel.some((k) => k > 1000) || prod(r.plan.kernel) > U.DRAW_KERNEL) return dirty.clear();
+    let any = false;
+    for (const id of ids || [...dirty]) {
+      if (!dirty.has(id)) continue;
+      dirty.delete(id);
+      LAZY[id]()(r);
+      any = true;
+    }
+    if (any) U.applyHighlight();
+  }
+
+  function watchCards() {
+    if (typeof IntersectionObserver === "undefined") return;
+    const io = new IntersectionObserver(
+      (entries) => {
+        const now = [];
+        for (const e of entries) {
+          onScreen.set(e.target.id, e.isIntersecting);
+          if (e.isIntersecting) now.push(e.target.id);
+        }
+        drawDirty(now);
+      },
+      { rootMargin: "300px 0px" }
+    );
+    for (const id of Object.keys(LAZY)) io.observe(field(id));
+  }
+
   /** The views that follow the selected output: the map (with its heat map), the step view, the matrix, the graph. */
   function renderWindows(r) {
     U.renderMap(r);
-    U.renderAnim(r);
-    U.renderMatrix(r);
-    U.renderGraph(r);
+    drawLazy("anim", r);
+    drawLazy("matrix", r);
+    drawLazy("graph", r);
     if (S.focusSel) {
       const shape = S.focusSel.side === "in" ? r.plan.inSize : S.focusSel.side === "out" ? r.plan.outSize : r.plan.kernel;
       if (S.focusSel.idx.length !== shape.length || S.focusSel.idx.some((v, d) => v >= shape[d])) S.focusSel = null;
@@ -95,7 +139,7 @@
   function render(o) {
     const ui = readUI();
     syncChrome(ui);
-    S.avail = widthOf($("#map-grids"), 800); // read once, before anything is drawn (no layout in between)
+    if (!S.avail || o.resized) S.avail = widthOf($("#map-grids"), 800); // a layout: only at start and on resize
     const r = compute(ui);
     S.current = r;
     U.renderResult(r);
@@ -128,7 +172,17 @@
     if (!o.fromHash) writeHash();
   }
 
+  // The address follows the page a moment later: history.replaceState is slow enough to matter in an update.
+  let hashTimer = null;
+
   function writeHash() {
+    clearTimeout(hashTimer);
+    hashTimer = setTimeout(writeHashNow, 120);
+  }
+
+  function writeHashNow() {
+    clearTimeout(hashTimer);
+    hashTimer = null;
     const h = encodeHash(readUI(), S.step);
     if (location.hash !== h) history.replaceState(null, "", h);
   }
@@ -206,6 +260,8 @@
   /** The test hook: what the page computed and shows, as plain JSON. */
   function tconvState() {
     flush();
+    drawDirty();
+    if (hashTimer !== null) writeHashNow();
     const r = S.current;
     const out = {
       mode: r.ui.m,
@@ -297,7 +353,7 @@
     });
     window.addEventListener("hashchange", () => {
       if (loadHash()) update({ fromHash: true });
-      else writeHash(); // an anchor: put the configuration back in the address
+      else writeHashNow(); // an anchor: put the configuration back in the address
     });
     $$('input[name="view"]').forEach((el) =>
       el.addEventListener("change", () => {
@@ -368,10 +424,14 @@
     });
     U.initMap();
     U.initMatrix();
+    watchCards();
     let resizeTimer = null;
     window.addEventListener("resize", () => {
       clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(() => update({ fromHash: true }), 150);
+      resizeTimer = setTimeout(() => {
+        S.avail = 0;
+        update({ fromHash: true });
+      }, 150);
     });
     update();
   }

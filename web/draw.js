@@ -59,15 +59,18 @@
     return `<svg xmlns="http://www.w3.org/2000/svg" width="${Math.ceil(w)}" height="${Math.ceil(h)}" viewBox="0 0 ${Math.ceil(w)} ${Math.ceil(h)}" ${extra || ""}>`;
   }
 
+  /**
+   * One cell: a <rect class="cell ..."> carrying the data attributes (what hover and the tests read), and its label
+   * as a sibling <text class="ct"> when there is one. style: a CSS string, or {style, text} from tapFill.
+   */
   function cellSVG(x, y, w, h, cls, attrs, label, style) {
-    // style: a CSS string, or {style, text} from tapFill
     const st = typeof style === "object" && style ? style : { style: style || "", text: "" };
     const fs = clamp(Math.min(w, h) * 0.42, 7, 13);
     const t =
       label !== "" && label !== undefined && w >= 14
-        ? `<text x="${x + w / 2}" y="${y + h / 2}" style="font-size:${fs}px${st.text ? `;fill:${st.text}` : ""}">${esc(label)}</text>`
+        ? `<text class="ct" x="${x + w / 2}" y="${y + h / 2}" style="font-size:${fs}px${st.text ? `;fill:${st.text}` : ""}">${esc(label)}</text>`
         : "";
-    return `<g class="cell ${cls}" ${attrs || ""}><rect x="${x}" y="${y}" width="${w}" height="${h}" rx="2"${st.style ? ` style="${st.style}"` : ""}/>${t}</g>`;
+    return `<rect class="cell ${cls}" ${attrs || ""} x="${x}" y="${y}" width="${w}" height="${h}" rx="2"${st.style ? ` style="${st.style}"` : ""}/>${t}`;
   }
 
   /** Symbols for the two sides of the plan: a ConvTranspose maps x -> y; a Conv maps x -> y the other way. */
@@ -87,7 +90,7 @@
     cursors: { in: null, out: null, tap: null },
     center: null, // the selected output the windows centre on (null: the middle of the output)
     idx: {}, // per view: lookup tables from data attributes to elements (the hover touches only its cells)
-    avail: 800, // the width a view may use (read once per render, before anything is drawn)
+    avail: 0, // the width a view may use (read at the start and on resize: reading it costs a layout)
     win: {}, // what each view drew: {map: {out: [[lo, hi], ...], in: ...}, matrix: ..., graph: ..., step: ...}
   };
 

@@ -9,6 +9,7 @@
   const { fullIndex, dimTable } = T;
 
   const GRAPH_SPAN = 48; // positions drawn at most
+  const EDGES = 360; // about this many edges at most
 
   function renderGraph(r) {
     const box = $("#graph-svg");
@@ -23,7 +24,7 @@
     const Tb = dimTable(plan, d);
     // the window of "full" positions (pad_before included) around the selected output, and the inputs inside it
     const avail = S.avail;
-    const span = Math.min(GRAPH_SPAN, Math.max(12, Math.floor((avail - 60) / 16)));
+    const span = Math.min(GRAPH_SPAN, Math.max(12, Math.floor((avail - 60) / 16)), Math.max(12, Math.floor((EDGES * plan.stride[d]) / k)));
     const [fLo, fHi] = around(F, centerOf(plan)[d] + pb, span);
     const inputs = [];
     for (let j = 0; j < nIn; j++) {

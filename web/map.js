@@ -45,8 +45,8 @@
     let max = 0;
     for (const c of per) max = Math.max(max, ...c);
     if (plan.nd === 2) max = Math.max(...per[0]) * Math.max(...per[1]);
-    cv.width = px[1];
-    cv.height = px[0];
+    if (cv.width !== px[1]) cv.width = px[1]; // resizing a canvas reallocates it: only when the size changes
+    if (cv.height !== px[0]) cv.height = px[0];
     const ctx = cv.getContext("2d");
     const img = ctx.createImageData(px[1], px[0]);
     const data = new Uint32Array(img.data.buffer);
@@ -129,7 +129,7 @@
   }
 
   // ---- the grids of the window ---------------------------------------------------------------------------------
-  const WIN_2D = 24; // outputs per side of the window in 2-D
+  const WIN_2D = 16; // outputs per side of the window in 2-D
   const PAIR_BUDGET = 12000; // (index, tap) pairs written into data attributes (the tests read them)
   const TICK = 12; // room for the index ticks
 

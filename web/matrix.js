@@ -9,7 +9,8 @@
   const { prod, contributors, reached } = T;
 
   const ZOOMS = [12, 16, 22, 30];
-  const MAX_ROWS = 640; // pixels of rows at most
+  const MAX_ROWS = 400; // pixels of rows at most
+  const MAX_COLS = 40;
   let zoom = 2;
 
   function renderMatrix(r) {
@@ -27,7 +28,7 @@
     const hd = Math.ceil(labelLen(rowShape) * fsz * 0.62) + 10; // room for the row labels
     const top = Math.ceil(labelLen(colShape) * fsz * 0.62 * 0.87) + 18; // and for the column labels (rotated)
     const avail = S.avail;
-    const maxCols = Math.max(4, Math.floor((avail - hd - 8) / cw));
+    const maxCols = clamp(Math.floor((avail - hd - 8) / cw), 4, MAX_COLS);
     const maxRows = Math.max(4, Math.floor(MAX_ROWS / cw));
     // the row window: consecutive rows around the selected output (Cᵀ) or the input that first reaches it (C)
     const c = centerOf(plan);

@@ -380,9 +380,16 @@
   const SOLVE_LIMITS = { "sv-k": ["max_kernel", 64], "sv-s": ["max_stride", 64], "sv-d": ["max_dilation", 8] };
   const SOLVE_SHOWN = 12;
 
+  let solveKey = null; // what the list shows: it is rebuilt only when its inputs change
+
   function renderSolve() {
     const mode = U.readUI().m;
     const transposed = mode === "transposed";
+    const cur = S.lastGood && S.lastGood.plan && S.lastGood.cfg.mode === mode ? S.lastGood : null;
+    const current = cur ? [cur.plan.kernel[0], cur.plan.stride[0], cur.plan.padding[0][0], cur.plan.outputPadding[0], cur.plan.dilation[0]] : null;
+    const skey = [mode, ...["sv-in", "sv-out", "sv-k", "sv-s", "sv-d"].map((id) => field(id).value), String(current)].join("|");
+    if (skey === solveKey) return;
+    solveKey = skey;
     const box = $("#sv-list");
     const err = $("#sv-error");
     box.innerHTML = "";
@@ -397,8 +404,6 @@
       return v;
     };
     let args, sols;
-    const cur = S.lastGood && S.lastGood.cfg.mode === mode ? S.lastGood : null;
-    const current = cur && cur.plan.nd >= 1 ? [cur.plan.kernel[0], cur.plan.stride[0], cur.plan.padding[0][0], cur.plan.outputPadding[0], cur.plan.dilation[0]] : null;
     try {
       args = [read("sv-in", "input_size"), read("sv-out", "output_size"), read("sv-k", "max_kernel"), read("sv-s", "max_stride"), read("sv-d", "max_dilation")];
       sols = solve(args[0], args[1], transposed, args[2], args[3], args[4]);

@@ -69,6 +69,35 @@
   }
 
   // ---- the kernel panel: w as stored, and w as the window uses it ---------------------------------------------------
+  /** A big kernel as two small canvases (tap colours only): hundreds of SVG cells would cost more than they show. */
+  function kernelCanvas(plan, flip) {
+    const K = plan.kernel;
+    const rows = K.length === 1 ? 1 : K[0], cols = K[K.length - 1];
+    const px = clamp(Math.floor(150 / Math.max(...K)), 6, 16);
+    const one = (flipped, label) => {
+      const cv = document.createElement("canvas");
+      cv.width = cols * px;
+      cv.height = rows * px;
+      const ctx = cv.getContext("2d");
+      for (let a = 0; a < rows; a++) {
+        for (let b = 0; b < cols; b++) {
+          const pos = K.length === 1 ? [b] : [a, b];
+          ctx.fillStyle = tapColor(plan, flipped ? pos.map((v, d) => K[d] - 1 - v) : pos);
+          ctx.fillRect(b * px, a * px, px - 1, px - 1);
+        }
+      }
+      const fig = document.createElement("figure");
+      fig.className = "kcanvas";
+      fig.innerHTML = `<figcaption>${label}</figcaption>`;
+      fig.appendChild(cv);
+      return fig;
+    };
+    const box = field("kernel-svg");
+    box.textContent = "";
+    box.appendChild(one(false, "kernel w (colour = tap: w[0, 0] dark blue … last tap yellow)"));
+    if (flip) box.appendChild(one(true, "flipped both ways (as the window uses it)"));
+  }
+
   function kernelPanel(plan, view, nb, vals) {
     const K = plan.kernel;
     const one = plan.nd === 1;
@@ -118,10 +147,10 @@
     const srcWin = dims.map((D, d) => {
       const qs = taps[d].map((p) => p.q);
       const lo = Math.min(...qs), hi = Math.max(...qs) + 1;
-      const room = plan.nd === 1 ? clamp(Math.floor((avail - 10) / 24), hi - lo + 2, 64) : Math.max(hi - lo + 4, 16);
-      return around(D.len, Math.floor((lo + hi - 1) / 2), Math.min(room, plan.nd === 1 ? 64 : 26));
+      const room = plan.nd === 1 ? clamp(Math.floor((avail - 10) / 24), hi - lo + 2, 64) : Math.max(hi - lo + 4, 14);
+      return around(D.len, Math.floor((lo + hi - 1) / 2), Math.min(room, plan.nd === 1 ? 64 : 20));
     });
-    const outWin = dims.map((D, d) => around(D.outLen, cur[d], plan.nd === 1 ? D.outLen : 16));
+    const outWin = dims.map((D, d) => around(D.outLen, cur[d], plan.nd === 1 ? D.outLen : 12));
     S.win.step = { src: srcWin, out: outWin };
     const note = (w, n) => (w[0] > 0 || w[1] < n ? ` ${w[0]}–${w[1] - 1} of ${n}` : "");
     if (plan.nd === 1) {
@@ -352,7 +381,8 @@
     const vals = values(plan);
     const avail = S.avail;
     box.innerHTML = view === "scatter" ? scatterSVG(plan, S.step, avail, sym, nb, vals) : windowSVG(plan, view, S.step, avail, sym, nb, vals);
-    field("kernel-svg").innerHTML = kernelPanel(plan, view, nb, vals);
+    if (prod(plan.kernel) > 64 && !nb) kernelCanvas(plan, view === "equivalent");
+    else field("kernel-svg").innerHTML = kernelPanel(plan, view, nb, vals);
     box.dataset.drawn = "true";
     $("#anim-caption").textContent = `step ${S.step + 1}/${n}: ` + stepCaption(plan, view, S.step, sym, nb, vals);
   }
