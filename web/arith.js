@@ -286,13 +286,16 @@
 
   /** Plan.index_map: (in_size[dim] x kernel[dim]) output index each (input, tap) pair reaches; -1 if cropped. */
   function indexMap(plan, dim) {
-    const pb = plan.padding[dim][0], out = plan.outSize[dim];
-    return range(plan.inSize[dim]).map((j) =>
-      range(plan.kernel[dim]).map((t) => {
+    const pb = plan.padding[dim][0], out = plan.outSize[dim], k = plan.kernel[dim];
+    const rows = new Array(plan.inSize[dim]);
+    for (let j = 0; j < rows.length; j++) {
+      const row = (rows[j] = new Array(k));
+      for (let t = 0; t < k; t++) {
         const o = fullIndex(plan, dim, j, t) - pb;
-        return o >= 0 && o < out ? o : -1;
-      })
-    );
+        row[t] = o >= 0 && o < out ? o : -1;
+      }
+    }
+    return rows;
   }
 
   const TABLES = new WeakMap();

@@ -50,24 +50,19 @@
     const ctx = cv.getContext("2d");
     const img = ctx.createImageData(px[1], px[0]);
     const data = new Uint32Array(img.data.buffer);
-    const lut = new Map();
-    const packed = (c) => {
-      let v = lut.get(c);
-      if (v === undefined) {
-        const [R, G, B] = heatRGB(c, max);
-        v = (255 << 24) | (B << 16) | (G << 8) | R; // little-endian RGBA
-        lut.set(c, v);
-      }
-      return v;
-    };
+    const lut = new Uint32Array(max + 1); // colour of each count, packed little-endian RGBA
+    for (let c = 0; c <= max; c++) {
+      const [R, G, B] = heatRGB(c, max);
+      lut[c] = ((255 << 24) | (B << 16) | (G << 8) | R) >>> 0;
+    }
     for (let a = 0; a < px[0]; a++) {
-      const ra = rows[a];
-      for (let b = 0; b < px[1]; b++) data[a * px[1] + b] = packed(ra * cols[b]);
+      const ra = rows[a], base = a * px[1];
+      for (let b = 0; b < px[1]; b++) data[base + b] = lut[ra * cols[b]];
     }
     ctx.putImageData(img, 0, 0);
     // display size: fit the card, square cells where possible
     const avail = Math.min(S.avail - 8, plan.nd === 1 ? 720 : 360);
-    const scale = plan.nd === 1 ? avail / shape[1] : Math.min(avail / shape[1], avail / shape[0], 12);
+    const scale = plan.nd === 1 ? Math.min(avail / shape[1], 24) : Math.min(avail / shape[1], avail / shape[0], 20);
     const w = Math.max(40, Math.round(shape[1] * scale)), h = plan.nd === 1 ? 26 : Math.max(20, Math.round(shape[0] * scale));
     cv.style.width = w + "px";
     cv.style.height = h + "px";

@@ -89,7 +89,7 @@
       const every = cw >= 16 ? 1 : 2;
       if (ci % every === 0 || (ci > 0 && cols[ci - 1] !== col - 1)) {
         const lbl = plan.nd === 1 ? String(col) : `${idx[0]},${idx[1]}`;
-        parts.push(`<text class="hd" ${colAttr}="${key(idx)}" transform="translate(${hd + ci * cw + cw / 2},${top - 4}) rotate(-60)" text-anchor="start" style="font-size:${fsz}px">${lbl}</text>`);
+        parts.push(`<text class="hd" ${colAttr}="${key(idx)}" transform="translate(${hd + ci * cw + cw / 2},${top - 4}) rotate(-60)" style="font-size:${fsz}px;text-anchor:start">${lbl}</text>`);
       }
       if (ci > 0 && cols[ci - 1] !== col - 1) {
         parts.push(`<line class="gap" x1="${hd + ci * cw}" y1="${top}" x2="${hd + ci * cw}" y2="${top + rows * cw}"/>`);
@@ -99,7 +99,7 @@
       const y = top + (rr - rw[0]) * cw;
       const ridx = unflat(rr, rowShape);
       const lbl = plan.nd === 1 ? String(rr) : `${ridx[0]},${ridx[1]}`;
-      parts.push(`<text class="hd" ${rowAttr}="${key(ridx)}" x="${hd - 4}" y="${y + cw / 2}" text-anchor="end" style="font-size:${fsz}px">${lbl}</text>`);
+      parts.push(`<text class="hd" ${rowAttr}="${key(ridx)}" x="${hd - 4}" y="${y + cw / 2}" style="font-size:${fsz}px;text-anchor:end">${lbl}</text>`);
       cols.forEach((col, ci) => {
         const t = entries.get(rr + "|" + col);
         const cidx = unflat(col, colShape);

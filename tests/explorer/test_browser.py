@@ -308,21 +308,28 @@ HIGHLIGHTED = """() => ({
 })"""
 
 
-def check_hover(pw, plan, rng):
-    """Hover one output and one input with the mouse: the highlight is the Python's contributor / reached set."""
-    o = tuple(rng.randrange(n) for n in plan.out_size)
+def check_hover(pw, plan, rng, window=None):
+    """Hover one output and one input with the mouse: the highlight is the Python's contributor / reached set.
+
+    With ``window`` (the drawn cells of a large plan), the cells are chosen inside it and the reached outputs are
+    compared inside it.
+    """
+    pick = lambda shape, w: tuple(rng.randrange(*w[d]) if w else rng.randrange(n) for d, n in enumerate(shape))  # noqa: E731
+    o = pick(plan.out_size, window and window["out"])
     pw.hover(f'#map-grids [data-out="{",".join(map(str, o))}"]', force=True)
     h = pw.evaluate(HIGHLIGHTED)
     con = plan.contributors(o)
     assert h["sel"] == [",".join(map(str, o))]
     assert sorted(idx(k) for k in h["ins"]) == sorted(j for j, _ in con)
     assert sorted(idx(k) for k in h["taps"]) == sorted(t for _, t in con)
-    j = tuple(rng.randrange(n) for n in plan.in_size)
+    j = pick(plan.in_size, window and window["in"])
     pw.hover(f'#map-grids [data-in="{",".join(map(str, j))}"]', force=True)
     h = pw.evaluate(HIGHLIGHTED)
     re_ = plan.reached(j)
-    assert sorted(idx(k) for k in h["outs"]) == sorted(o for o, _ in re_)
     assert sorted(idx(k) for k in h["taps"]) == sorted({t for _, t in re_})
+    if window:  # the outputs drawn are the window's
+        re_ = [(o, t) for o, t in re_ if all(a <= v < b for v, (a, b) in zip(o, window["out"], strict=True))]
+    assert sorted(idx(k) for k in h["outs"]) == sorted(o for o, _ in re_)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -619,4 +626,290 @@ def test_in_page_links_keep_the_configuration(page):
     after = pw.evaluate("tconvState()")
     assert after["call"] == before["call"] and after["plan"] == before["plan"]
     assert after["hash"] == before["hash"]  # and the address holds the configuration again
+    assert page.errors == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# every size: windows, the heat map, unreached outputs, and the time an update or a hover takes
+# ---------------------------------------------------------------------------------------------------------------
+def _hash(nd, i, k, s, p=0, op=0, m="t", extra=""):
+    v = lambda x: ",".join([str(x)] * nd)  # noqa: E731
+    h = f"#m={m}&nd={nd}&i={v(i)}&k={v(k)}&s={v(s)}&d={v(1)}&pm=sym&p={v(p)}"
+    return h + (f"&op={v(op)}" if m == "t" else "") + "&ci=1&co=1&g=1" + extra
+
+
+#: The issue's largest settings (2-D unless said), and a 1-D one.
+LARGE = [_hash(2, 64, 11, 4), _hash(2, 512, 15, 2), _hash(2, 512, 15, 1), _hash(1, 512, 15, 4)]
+
+MEASURE = """async (reps) => {
+  const U = tconv.ui;
+  const settle = () => document.body.offsetHeight; // style and layout now, inside the measurement
+  const time = (fn) => { const t0 = performance.now(); fn(); U.flush(); settle(); return performance.now() - t0; };
+  const fire = (el, type) => el.dispatchEvent(new Event(type, { bubbles: true }));
+  const over = (el) => el.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+  const nth = (sel, n) => { const a = document.querySelectorAll(sel); return a[(n * 7919) % a.length]; };
+  const res = {};
+  const add = (k, v) => (res[k] = res[k] || []).push(v);
+  const p = document.getElementById(document.body.classList.contains("pad-sym") ? "p-0" : "op-0");
+  const at = (id) => document.getElementById(id).scrollIntoView({ block: "start" });
+  for (let n = 0; n < reps; n++) {
+    await new Promise((r) => setTimeout(r, 0));
+    // a field changes while the page is scrolled to each view in turn (the controls stay in reach)
+    for (const id of ["result", "map", "anim", "matrix", "graph"]) {
+      at(id);
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      add("update", time(() => { p.value = String((n + 1) % 2); fire(p, "input"); }));
+      p.value = "0"; fire(p, "input"); U.flush(); tconvState();
+    }
+    at("map");
+    add("hover output", time(() => over(nth("#map-grids [data-out]", n))));
+    add("hover input", time(() => over(nth("#map-grids [data-in]", n))));
+    add("hover tap", time(() => over(nth("#map-grids [data-tap]", n))));
+    const cv = document.getElementById("heat-canvas");
+    const r = cv.getBoundingClientRect();
+    add("move the window", time(() => cv.dispatchEvent(new MouseEvent("click", { bubbles: true,
+      clientX: r.left + r.width * ((n * 0.37 + 0.1) % 1), clientY: r.top + r.height * ((n * 0.61 + 0.1) % 1) }))));
+    at("anim");
+    add("step", time(() => document.getElementById("step-fwd").click()));
+    at("matrix");
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+    tconvState();
+    add("hover matrix", time(() => over(nth("#matrix-svg [data-mx]", n))));
+  }
+  const med = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  return Object.fromEntries(Object.entries(res).map(([k, a]) => [k, [+med(a).toFixed(1), +Math.max(...a).toFixed(1)]]));
+}"""
+
+
+@pytest.mark.parametrize("h", LARGE)
+def test_large_settings_draw_every_view_and_time_them(browser, page_url, h):
+    """Input 512 with kernel 15 (and 64 with 11, stride 4) draws every view: a window around the selected output
+    and the heat map of the whole output. Updates and hovers are timed in Chromium (median of several).
+
+    The times are printed and written to $TCONV_TIMINGS (a JSON file) when set; they are asserted against
+    $TCONV_TIMING_BUDGET_MS only when that is set (on an idle machine), never in CI's loaded runs.
+    """
+    p = Page(browser, page_url + h)
+    try:
+        pw = p.pw
+        st = pw.evaluate("tconvState()")
+        assert st["error"] is None and all(st["drawn"].values()), st["drawn"]
+        plan, err = python_result(_cfg_from_hash(h))
+        assert err is None
+        counts = plan.overlap_counts()
+        # the heat map counts what the Python counts; the drawn grid is a window holding the selected output
+        assert int(pw.get_attribute("#heat-canvas", "data-unreached")) == int((counts == 0).sum())
+        assert int(pw.get_attribute("#heat-canvas", "data-max")) == int(counts.max())
+        win = st["windows"]["map"]
+        assert all(a <= c < b for (a, b), c in zip(win["out"], st["center"], strict=True))
+        got = pw.evaluate(READ_PAGE)
+        for k, n in got["counts"].items():
+            assert n == int(counts[idx(k)])
+        # a hover highlights the Python's contributors, all of them inside the drawn input window
+        check_hover(pw, plan, random.Random(1), window=win)
+        times = pw.evaluate(MEASURE, int(os.environ.get("TCONV_TIMING_REPS", "3")))
+        print(f"explorer timings {h}: " + ", ".join(f"{k} {m} ms (max {x})" for k, (m, x) in times.items()))
+        _record_timings(h, times)
+        budget = os.environ.get("TCONV_TIMING_BUDGET_MS")
+        if budget:
+            slow = {k: m for k, (m, _) in times.items() if m > float(budget)}
+            assert not slow, f"medians over {budget} ms: {slow}"
+        assert pw.evaluate("tconvState().error") is None
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+def _record_timings(h, times):
+    path = os.environ.get("TCONV_TIMINGS")
+    if not path:
+        return
+    import json
+
+    data = json.loads(Path(path).read_text()) if Path(path).is_file() else {}
+    data[h] = times
+    Path(path).write_text(json.dumps(data, indent=1))
+
+
+def _cfg_from_hash(h):
+    """The test configuration dict of one of the hashes above."""
+    kv = dict(part.split("=", 1) for part in h.lstrip("#").split("&"))
+    ints = lambda s: [int(v) for v in s.split(",")]  # noqa: E731
+    mode = {"t": "transposed", "c": "conv", "i": "inverse"}[kv["m"]]
+    nd = int(kv["nd"])
+    return {
+        "m": mode, "nd": nd, "i": ints(kv["i"]), "k": ints(kv["k"]), "s": ints(kv["s"]), "d": ints(kv["d"]),
+        "pm": kv["pm"], "p": ints(kv["p"]), "op": ints(kv.get("op", ",".join(["0"] * nd))),
+        "os": None, "ci": int(kv["ci"]), "co": int(kv["co"]), "g": int(kv["g"]),
+    }  # fmt: skip
+
+
+def test_unreached_outputs_are_shaded_and_the_solver_flags_them(page):
+    """k=1, s=2 leaves every other output without input: the heat map, the grid and the solver all say so."""
+    pw = page.pw
+    pw.evaluate(SET_BY_HASH, _hash(1, 4, 1, 2))
+    plan = tconv.plan_from_sizes(4, 1, stride=2)
+    counts = plan.overlap_counts()
+    assert int(pw.get_attribute("#heat-canvas", "data-unreached")) == int((counts == 0).sum()) == 3
+    got = pw.evaluate(READ_PAGE)
+    unreached = pw.evaluate(
+        "Array.from(document.querySelectorAll('#map-grids [data-out].unreached')).map(e => e.dataset.out)"
+    )
+    assert sorted(int(k) for k in unreached) == [o for o in range(plan.out_size[0]) if counts[o] == 0]
+    assert got["counts"] == {str(o): int(counts[o]) for o in range(plan.out_size[0])}
+    # the solver starts from this setting (4 -> 7) and warns about every setting with unreached outputs
+    assert pw.input_value("#sv-in") == "4" and pw.input_value("#sv-out") == str(plan.out_size[0])
+    rows = pw.evaluate("""() => Array.from(document.querySelectorAll('#sv-list li')).filter(li => li.querySelector('button'))
+        .map(li => { const b = li.querySelector('button'); return [+b.dataset.k, +b.dataset.s, +b.dataset.p,
+          +b.dataset.op, +b.dataset.d, +(b.dataset.unreached || 0), li.classList.contains('now')]; })""")
+    assert rows and any(r[6] for r in rows)  # the current setting is in the list, marked
+    for k, s, p, op, d, n, _ in rows:
+        q = tconv.make_plan((1, 1, 4), (1, 1, k), stride=s, padding=p, output_padding=op, dilation=d)
+        assert n == int((q.overlap_counts() == 0).sum()), (k, s, p, op, d)
+    assert any(r[5] for r in rows) and any(not r[5] for r in rows)
+    assert page.errors == []
+
+
+def test_conv_mode_animates_the_forward_convolution(page):
+    pw = page.pw
+    pw.evaluate(SET_BY_HASH, _hash(1, 5, 3, 2, p=1))
+    assert pw.evaluate("tconvState().view") == "equivalent"
+    pw.check("input[name='mode'][value='conv']")
+    st = pw.evaluate("tconvState()")
+    assert st["view"] == "conv" and pw.text_content("#anim-caption").startswith(f"step 1/{st['steps']}: forward conv: ")
+    pw.check("input[name='mode'][value='transposed']")
+    assert pw.evaluate("tconvState().view") == "equivalent"
+    # a link to a Conv without a view animates the forward convolution too; an explicit view is kept
+    pw.evaluate(SET_BY_HASH, _hash(2, 5, 3, 2, p=1, m="c"))
+    assert pw.evaluate("tconvState().view") == "conv"
+    pw.evaluate(SET_BY_HASH, _hash(2, 5, 3, 2, p=1, m="c", extra="&v=sc"))
+    assert pw.evaluate("tconvState().view") == "scatter"
+    assert page.errors == []
+
+
+def _example(n, salt):
+    """The page's numbers mode values (config.js exampleInput / exampleKernel): 1..3 from the flat index."""
+    return ((n + 1) * salt & 0xFFFFFFFF) % 3 + 1
+
+
+def test_numbers_mode_shows_torchs_sums(page):
+    """Numbers in the cells and the arithmetic in the caption; every sum is torch's conv_transpose2d output."""
+    torch = pytest.importorskip("torch")
+    pw = page.pw
+    pw.evaluate(SET_BY_HASH, _hash(2, 3, 3, 2, p=1, op=1, extra="&nb=1&v=eq&st=0"))
+    st = pw.evaluate("tconvState()")
+    assert pw.is_checked("#numbers") and "nb=1" in st["hash"]
+    plan = tconv.make_plan((1, 1, 3, 3), (1, 1, 3, 3), stride=2, padding=1, output_padding=1)
+    x = torch.tensor([_example(n, 0x9E3779B1) for n in range(9)], dtype=torch.float64).reshape(1, 1, 3, 3)
+    w = torch.tensor([_example(n, 0x85EBCA77) for n in range(9)], dtype=torch.float64).reshape(1, 1, 3, 3)
+    y = torch.nn.functional.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1)[0, 0]
+    for step in range(st["steps"]):
+        cap = pw.text_content("#anim-caption")
+        o = divmod(step, plan.out_size[1])
+        want = int(y[o].item())
+        assert cap.split("  ")[0].endswith(f" = {want}"), (o, cap)
+        terms = cap.split(" = ")[2].split("  ")[0]  # "a·b + c·d"
+        assert sum(int(a) * int(b) for a, b in (t.split("·") for t in terms.split(" + "))) == want
+        # the output cells done so far show their sums
+        cell = pw.evaluate(f"document.querySelector('#anim-svg [data-so=\"{o[0]},{o[1]}\"] + text').textContent")
+        assert cell == str(want)
+        pw.click("#step-fwd")
+    # the kernel panel shows w's numbers too
+    kvals = pw.evaluate(
+        "Array.from(document.querySelectorAll('#kernel-svg [data-ktap]:not([data-flipped]) + text')).map(e => +e.textContent)"
+    )
+    assert kvals == [int(v) for v in w.flatten().tolist()]
+    pw.uncheck("#numbers")
+    assert "nb=1" not in pw.evaluate("tconvState().hash")
+    assert page.errors == []
+
+
+def test_kernel_panel_shows_the_flip(page):
+    pw = page.pw
+    pw.evaluate(SET_BY_HASH, _hash(2, 3, 3, 2, extra="&v=eq&st=4"))
+    read = """() => ({
+      w: Array.from(document.querySelectorAll('#kernel-svg [data-ktap]:not([data-flipped])')).map(e => e.dataset.ktap),
+      flipped: Array.from(document.querySelectorAll('#kernel-svg [data-ktap][data-flipped]')).map(e => e.dataset.ktap),
+      window: Array.from(document.querySelectorAll('#anim-svg [data-wtap]')).map(e => e.dataset.wtap),
+    })"""
+    got = pw.evaluate(read)
+    taps = [f"{a},{b}" for a in range(3) for b in range(3)]
+    assert got["w"] == taps and got["flipped"] == taps[::-1]
+    # under the window the taps run flipped too: the top-left cell of the window holds the last tap
+    assert got["window"] and got["window"][0] == "2,2"
+    pw.check("input[name='view'][value='conv']")  # the forward convolution uses w as it is
+    got = pw.evaluate(read)
+    assert got["w"] == taps and got["flipped"] == []
+    pw.check("input[name='view'][value='equivalent']")
+    assert page.errors == []
+
+
+def test_links_keep_commas_readable_and_old_links_load(browser, page_url, page):
+    pw = page.pw
+    old = "#m=t&nd=2&i=4%2C5&k=3%2C3&s=2%2C2&d=1%2C1&pm=sym&p=1%2C0&op=1%2C1&ci=1&co=1&g=1&v=eq&st=0&gd=0"
+    pw.evaluate(SET_BY_HASH, old)
+    st = pw.evaluate("tconvState()")
+    assert st["plan"]["inSize"] == [4, 5] and st["plan"]["padding"] == [[1, 1], [0, 0]]
+    assert "%2C" not in st["hash"] and "i=4,5" in st["hash"] and "p=1,0" in st["hash"]
+    for _, frag in EXAMPLES:  # the tour's links load as they are
+        pw.evaluate(SET_BY_HASH, "#" + frag)
+        assert pw.evaluate("tconvState().error") is None
+    # ?embed (an iframe in the tour) drops the header and the footer
+    other = Page(browser, page_url + "?embed" + st["hash"])
+    try:
+        assert other.pw.is_hidden("header.top") and other.pw.is_hidden("footer.foot")
+        assert other.pw.evaluate("tconvState().call") == st["call"]
+        assert other.errors == []
+    finally:
+        other.close()
+
+
+def test_groups_picture_and_matrix_zoom(page):
+    pw = page.pw
+    pw.evaluate(SET_BY_HASH, "#m=t&nd=2&i=4,4&k=3,3&s=2,2&d=1,1&pm=sym&p=1,1&op=1,1&ci=4&co=6&g=2")
+    edges = pw.evaluate("document.querySelectorAll('#groups-svg line').length")
+    assert edges == 2 * 2 * 3  # each of 2 groups links its 2 input channels to its 3 output channels
+    groups = pw.evaluate("""() => ({i: Array.from(document.querySelectorAll('#groups-svg [data-chin]')).map(e => +e.dataset.group),
+                                   o: Array.from(document.querySelectorAll('#groups-svg [data-chout]')).map(e => +e.dataset.group)})""")
+    assert groups == {"i": [0, 0, 1, 1], "o": [0, 0, 0, 1, 1, 1]}
+    assert "groups=2" in pw.text_content("#groups-note")
+    size = lambda: pw.evaluate("+document.querySelector('#matrix-svg [data-mxrow]').getAttribute('width')")  # noqa: E731
+    before = size()
+    pw.click("#mx-zoom-in")
+    assert size() > before
+    check_page_against_python(
+        pw.evaluate(READ_PAGE), {**_cfg_from_hash(_hash(2, 4, 3, 2, p=1, op=1)), "ci": 4, "co": 6, "g": 2}
+    )
+    pw.click("#mx-zoom-out")
+    assert size() == before
+    assert page.errors == []
+
+
+def test_the_window_follows_the_heat_map_and_the_keyboard(page):
+    pw = page.pw
+    pw.evaluate(SET_BY_HASH, _hash(2, 40, 5, 3, p=1))
+    plan = tconv.make_plan((1, 1, 40, 40), (1, 1, 5, 5), stride=3, padding=1)
+    pw.locator("#heat-canvas").scroll_into_view_if_needed()
+    box = pw.locator("#heat-canvas").bounding_box()
+    pw.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.1)
+    st = pw.evaluate("tconvState()")
+    c = st["center"]
+    assert c[0] < plan.out_size[0] * 0.2 and c[1] > plan.out_size[1] * 0.8
+    win = st["windows"]["map"]["out"]
+    assert all(a <= v < b for v, (a, b) in zip(c, win, strict=True))
+    assert f"c={c[0]},{c[1]}" in st["hash"]
+    # the step view jumped to the selected output, and the highlight is its contributors
+    assert st["step"] == c[0] * plan.out_size[1] + c[1]
+    h = pw.evaluate(HIGHLIGHTED)
+    assert h["sel"] == [f"{c[0]},{c[1]}"]
+    assert sorted(idx(k) for k in h["ins"]) == sorted(j for j, _ in plan.contributors(tuple(c)))
+    # the keyboard walks off the window's edge: the window follows
+    pw.focus("#map-grids svg[data-grid='out']")
+    for _ in range(win[1][1] - win[1][0] + 2):
+        pw.keyboard.press("ArrowLeft")
+    st2 = pw.evaluate("tconvState()")
+    assert st2["windows"]["map"]["out"][1][0] < win[1][0]
+    h = pw.evaluate(HIGHLIGHTED)
+    sel = idx(h["sel"][0])
+    assert sorted(idx(k) for k in h["ins"]) == sorted(j for j, _ in plan.contributors(sel))
     assert page.errors == []
