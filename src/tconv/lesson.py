@@ -401,7 +401,7 @@ _SCRIPT = """
 (function(){var frame=document.getElementById('explorer-frame'),back=document.getElementById('back'),from=null;
 if(!frame)return;document.addEventListener('click',function(e){var a=e.target.closest&&e.target.closest('a.try');
 if(!a)return;e.preventDefault();from=a;frame.src=a.getAttribute('href');back.style.display='block';
-document.getElementById('explorer').scrollIntoView({behavior:'smooth',block:'start'});});
+frame.parentNode.scrollIntoView({behavior:'smooth',block:'start'});});
 back.addEventListener('click',function(e){e.preventDefault();back.style.display='none';
 if(from)from.scrollIntoView({behavior:'smooth',block:'center'});});})();
 """

@@ -18,7 +18,6 @@ True
 
 from __future__ import annotations
 
-import html
 import importlib.util
 import os
 from pathlib import Path
@@ -120,30 +119,10 @@ def gpu_block(path: Path = BENCH_MD) -> str | None:
 
 
 def _markdown_to_html(md: str) -> str:
-    """Just enough markdown for the benchmark block: pipe tables, headings and paragraphs."""
-    from ..tour import table_html  # noqa: PLC0415
+    """The benchmark block as HTML: pipe tables, headings and paragraphs (:func:`tconv.tour.markdown_html`)."""
+    from ..tour import markdown_html  # noqa: PLC0415
 
-    out: list[str] = []
-    table: list[list[str]] = []
-
-    def flush() -> None:
-        if table:
-            rows = [r for r in table if not all(set(c) <= set("-: ") for c in r)]
-            out.append(table_html(rows[0], rows[1:]))
-            table.clear()
-
-    for line in md.splitlines():
-        s = line.strip()
-        if s.startswith("|"):
-            table.append([c.strip() for c in s.strip("|").split("|")])
-            continue
-        flush()
-        if s.startswith("#"):
-            out.append(f"<h3>{html.escape(s.lstrip('#').strip())}</h3>")
-        elif s:
-            out.append(f"<p>{html.escape(s)}</p>")
-    flush()
-    return "\n".join(out)
+    return markdown_html(md)
 
 
 def tour_section(out_dir: Path, quick: bool = True) -> Section:
