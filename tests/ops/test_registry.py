@@ -82,3 +82,62 @@ def test_plan_batch_slices_are_plans():
     """The budget runs a route on slices of the batch: a replaced batch gives the slice's own plan."""
     p = tconv.make_plan((6, 2, 4, 4), (2, 3, 3, 3), stride=2)
     assert dataclasses.replace(p, batch=2) == tconv.make_plan((2, 2, 4, 4), (2, 3, 3, 3), stride=2)
+
+
+_CL = {2: torch.channels_last, 3: torch.channels_last_3d}
+EVERY_METHOD = [*tconv.METHODS, *(r.name for r in registry.routes() if r.name not in tconv.METHODS)]
+
+
+@pytest.mark.parametrize("method", EVERY_METHOD)
+@pytest.mark.parametrize("layout", ["x", "w", "xw"])
+@pytest.mark.parametrize(
+    ("xs", "ws", "kw"),
+    [
+        ((2, 4, 5, 6), (4, 3, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+        ((2, 4, 5, 5), (4, 3, 2, 2), dict(stride=2)),
+        ((2, 4, 3, 4, 3), (4, 2, 3, 2, 2), dict(stride=2, padding=1, groups=2)),
+    ],
+)
+def test_channels_last_inputs_and_weights_give_torchs_values(method, layout, xs, ws, kw):
+    """channels_last strides (a silent-garbage bug class, pytorch #99519) give the contiguous result, every method."""
+    g = torch.Generator().manual_seed(3)
+    x, w = torch.randn(xs, generator=g, dtype=torch.float64), torch.randn(ws, generator=g, dtype=torch.float64)
+    b = torch.randn(ws[1] * kw.get("groups", 1), generator=g, dtype=torch.float64)
+    plan = tconv.make_plan(x.shape, w.shape, **kw)
+    if method in registry.ROUTES and not registry.get_route(method).applies(plan):
+        return
+    ref = _FN[plan.nd](x, w, b, **kw)
+    fmt = _CL[plan.nd]
+    xc = x.contiguous(memory_format=fmt) if "x" in layout else x
+    wc = w.contiguous(memory_format=fmt) if "w" in layout else w
+    assert not xc.is_contiguous() or not wc.is_contiguous()
+    torch.testing.assert_close(tconv.conv_transpose(xc, wc, b, **kw, method=method), ref, rtol=0, atol=1e-11)
+
+
+@pytest.mark.parametrize("route", [r.name for r in registry.routes(tuned=True)])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize(("xs", "ws", "kw"), CASES)
+def test_every_tuned_route_has_torchs_gradients(route, layout, xs, ws, kw):
+    """What "auto" may run in training: gradients for input, weight and bias equal torch's."""
+    g = torch.Generator().manual_seed(5)
+    x0, w0 = torch.randn(xs, generator=g, dtype=torch.float64), torch.randn(ws, generator=g, dtype=torch.float64)
+    b0 = torch.randn(ws[1] * kw.get("groups", 1), generator=g, dtype=torch.float64)
+    plan = tconv.make_plan(x0.shape, w0.shape, **kw)
+    r = registry.get_route(route)
+    if not r.applies(plan):
+        return
+    if layout == "channels_last":
+        if plan.nd not in _CL:
+            return
+        x0 = x0.contiguous(memory_format=_CL[plan.nd])
+
+    def grads(fn):
+        x, w, b = (t.detach().clone().requires_grad_() for t in (x0, w0, b0))
+        y = fn(x, w, b)
+        gy = torch.randn(y.shape, generator=torch.Generator().manual_seed(9), dtype=y.dtype)
+        return (y, *torch.autograd.grad(y, (x, w, b), gy))
+
+    got = grads(lambda x, w, b: r(plan, x, w, b))
+    ref = grads(lambda x, w, b: _FN[plan.nd](x, w, b, **kw))
+    for name, a, e in zip(("output", "input grad", "weight grad", "bias grad"), got, ref, strict=True):
+        torch.testing.assert_close(a, e, rtol=0, atol=1e-10, msg=f"{route} {name}")
