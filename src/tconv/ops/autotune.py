@@ -7,9 +7,10 @@ them, and keeps the fastest. Where gradients are needed it times forward + backw
 and in a per-machine JSON file, so later calls, and later processes on the same machine, go straight to it.
 
 - **Budget.** A route may use at most ``memory_factor`` (default 1.5) times torch's estimated peak, or torch's peak
-  plus ``memory_slack`` (default 8 MiB) where that is more: a few megabytes never decide a choice (the 400² image
-  with a 64x64 kernel: polyphase needs 2.8 MB, 24x faster than torch's 0.9 MB). A route over the budget may still
-  run on slices of the batch when each slice fits (no-grad only); otherwise it is not considered.
+  plus ``memory_slack`` (default 1 MiB) where that is more: a fraction of a megabyte never decides a choice. A route
+  over the budget may still run on slices of the batch when each slice fits (no-grad only); otherwise it is not
+  considered. The 400² image with a 64x64 kernel: col2im's 2.6 GB of columns are far out; polyphase, 24x faster
+  than torch there, fits.
   ``memory_factor=None`` lifts the limit. See :func:`budget_bytes`.
 - **Ties go to torch.** Another route must be at least :data:`MARGIN` faster to be chosen.
 - **The heuristic** (:func:`tconv.ops.registry.heuristic`, from the idle measurements) decides instead where
@@ -110,7 +111,7 @@ class Settings:
     memory_factor: float | None = field(default_factory=_env_factor)
     cache_dir: Path = field(default_factory=_default_cache_dir)
     min_work: int = MIN_WORK
-    memory_slack: int = 8 << 20
+    memory_slack: int = 1 << 20
 
 
 _settings: Settings | None = None
@@ -277,7 +278,7 @@ def budget_bytes(plan: Plan, dtype: torch.dtype) -> float:
 
     >>> from tconv.geometry import make_plan
     >>> p = make_plan((64, 320, 64, 64), (320, 320, 3, 3), stride=2, padding=1, output_padding=1)
-    >>> budget_bytes(p, torch.float32) / (64 * 320 * 128 * 128 * 4)
+    >>> budget_bytes(p, torch.float32) / (64 * 320 * (64 * 64 + 2 * 128 * 128) * 4)   # torch: input + 2 outputs
     1.5
     """
     factor = current().memory_factor
@@ -348,32 +349,44 @@ def _time_once(
 def _measure(
     plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool, candidates: list[Choice]
 ) -> Choice:
-    """Time the candidates in interleaved rounds; the fastest wins, torch on a near-tie."""
-    times: dict[str, list[float]] = {}
+    """Time the candidates in interleaved rounds; the fastest (best of its runs) wins, torch on a near-tie.
+
+    Round 0 runs every candidate once (its warm-up; a route that fails is dropped). Then, only while the choice is
+    still open (two or more routes within 1.5x of the best) and the time spent stays under :data:`OVERHEAD` x the
+    first call of the reference (torch), up to :data:`ROUNDS` more rounds run those contenders one after another, so
+    load that comes and goes reaches them alike. Each route's time is the best of its timed runs (of round 0 where it
+    had no other). A clear winner after round 0 ends the measurement at once.
+    """
     first: dict[str, float] = {}
-    for c in candidates:  # round 0: every candidate once (its warm-up); a route that fails is dropped
+    for c in candidates:
         try:
             first[c.route.name] = _time_once(c, plan, x, w, b, grad)
         except (RuntimeError, MemoryError):
             continue
+    if not first:
+        raise RuntimeError(f"every route failed on {plan.describe()}")
     by_name = {c.route.name: c for c in candidates if c.route.name in first}
-    reference = first.get("torch", min(first.values()))
-    spent, cap = sum(first.values()), OVERHEAD * reference
+    ref = "torch" if "torch" in first else min(first, key=first.__getitem__)
+    runs: dict[str, list[float]] = {}
+
+    def best_of(name: str) -> float:
+        return min(runs.get(name) or [first[name]])
+
+    spent, cap = sum(first.values()), OVERHEAD * first[ref]
     for _ in range(ROUNDS):
-        best = min(min(times.get(n, [first[n]])) for n in by_name)
-        contenders = [n for n in by_name if min(times.get(n, [first[n]])) <= 1.5 * best]
-        cost = sum(min(times.get(n, [first[n]])) for n in contenders)
-        if len(contenders) < 2 or spent + cost > cap:
+        best = min(best_of(n) for n in by_name)
+        contenders = [n for n in by_name if best_of(n) <= 1.5 * best]
+        if len(contenders) < 2 or spent + sum(best_of(n) for n in contenders) > cap:
             break
         for n in contenders:
             t = _time_once(by_name[n], plan, x, w, b, grad)
-            times.setdefault(n, []).append(t)
+            runs.setdefault(n, []).append(t)
             spent += t
-    ms = {n: 1e3 * min(times.get(n, [first[n]])) for n in by_name}
-    best_name = min(ms, key=ms.__getitem__)
-    if "torch" in ms and ms["torch"] <= ms[best_name] * (1 + MARGIN):
-        best_name = "torch"
-    return dataclasses.replace(by_name[best_name], measured=True, ms=ms)
+    ms = {n: round(1e3 * best_of(n), 4) for n in by_name}
+    winner = min(ms, key=ms.__getitem__)
+    if ms[ref] <= ms[winner] * (1 + MARGIN):
+        winner = ref
+    return dataclasses.replace(by_name[winner], measured=True, ms=ms)
 
 
 def _heuristic(plan: Plan, dtype: torch.dtype, grad: bool, budget: float) -> Choice:

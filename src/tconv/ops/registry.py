@@ -95,12 +95,13 @@ def _subpixel_blocks(p: Plan) -> int:
 
 # ---- memory estimates (elements at the peak of one call, output included) ----------------------------------------
 def _mem_torch(p: Plan) -> int:
-    # oneDNN writes the output directly; asymmetric padding goes through a symmetric call and a crop
-    return _out(p) * (1 if p.symmetric_padding is not None else 2)
+    # measured (resident memory, float32, NCHW): oneDNN reorders the input to its blocked layout and computes the
+    # output there before reordering it back; asymmetric padding adds a crop
+    return _inp(p) + 2 * _out(p) + (0 if p.symmetric_padding is not None else _out(p))
 
 
 def _mem_torch_cl(p: Plan) -> int:
-    return _inp(p) + 2 * _out(p)  # the channels-last copy of x, the result, its contiguous copy
+    return _inp(p) + 2 * _out(p)  # the channels-last copy of x, the result, its contiguous copy (no reorders)
 
 
 def _mem_gemm(p: Plan) -> int:
@@ -249,7 +250,7 @@ def memory_bytes(route: Route, plan: Plan, dtype: torch.dtype) -> int:
 
     >>> from tconv.geometry import make_plan
     >>> p = make_plan((1, 1, 400, 400), (1, 1, 64, 64))
-    >>> memory_bytes(get_route("col2im"), p, torch.float32) > 2e9 > 1e6 > memory_bytes(get_route("torch"), p, torch.float32)
+    >>> memory_bytes(get_route("col2im"), p, torch.float32) > 2e9 > 1e7 > memory_bytes(get_route("torch"), p, torch.float32)
     True
     """
     return route.memory(plan) * torch.empty((), dtype=dtype).element_size()
