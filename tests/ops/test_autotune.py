@@ -220,3 +220,22 @@ def test_real_measurement_on_a_small_layer():
     gy = torch.randn_like(y)
     torch.testing.assert_close(torch.autograd.grad(y, (xg, wg), gy), torch.autograd.grad(ref, (ref_x, ref_w), gy))
     assert len(json.loads(autotune.cache_path().read_text())["entries"]) == 1
+
+
+def test_clear_winner_ends_measuring_after_one_round(monkeypatch):
+    plan, x, w = _layer()
+    calls = []
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 2}, calls)  # the rest: 100 ms
+    autotune.choose(plan, x, w)
+    names = [n for n, _ in calls]
+    assert len(names) == len(set(names))  # each candidate once: its warm-up was its measurement
+
+
+def test_close_race_gets_more_rounds_within_the_overhead(monkeypatch):
+    plan, x, w = _layer()
+    calls = []
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 9}, calls)
+    assert autotune.choose(plan, x, w).route.name == "gemm"
+    extra = sum(n == "torch" for n, _ in calls) - 1
+    assert 1 <= extra <= autotune.ROUNDS
+    assert extra * (10 + 9) <= autotune.OVERHEAD * 9  # the extra rounds cost at most OVERHEAD calls of the best

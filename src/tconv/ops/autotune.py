@@ -81,9 +81,10 @@ MARGIN = 0.03
 #: route can win on such a call (a few microseconds to a millisecond).
 MIN_WORK = 1 << 25
 
-#: At most this many timing rounds per candidate, and at most ``OVERHEAD`` times torch's first call in all.
+#: After the first round, at most this many more rounds, costing at most ``OVERHEAD`` calls of the best route: the
+#: first call then costs about one call of every applicable route plus ``OVERHEAD`` calls of the winner.
 ROUNDS = 4
-OVERHEAD = 12.0
+OVERHEAD = 8.0
 
 _CHANNELS_LAST = {2: torch.channels_last, 3: torch.channels_last_3d}
 
@@ -352,9 +353,9 @@ def _measure(
     """Time the candidates in interleaved rounds; the fastest (best of its runs) wins, torch on a near-tie.
 
     Round 0 runs every candidate once (its warm-up; a route that fails is dropped). Then, only while the choice is
-    still open (two or more routes within 1.5x of the best) and the time spent stays under :data:`OVERHEAD` x the
-    first call of the reference (torch), up to :data:`ROUNDS` more rounds run those contenders one after another, so
-    load that comes and goes reaches them alike. Each route's time is the best of its timed runs (of round 0 where it
+    still open (two or more routes within 1.5x of the best) and these rounds cost under :data:`OVERHEAD` calls of
+    the best route, up to :data:`ROUNDS` more rounds run those contenders one after another, so load that comes and
+    goes reaches them alike. Each route's time is the best of its timed runs (of round 0 where it
     had no other). A clear winner after round 0 ends the measurement at once.
     """
     first: dict[str, float] = {}
@@ -372,11 +373,11 @@ def _measure(
     def best_of(name: str) -> float:
         return min(runs.get(name) or [first[name]])
 
-    spent, cap = sum(first.values()), OVERHEAD * first[ref]
+    spent = 0.0
     for _ in range(ROUNDS):
         best = min(best_of(n) for n in by_name)
         contenders = [n for n in by_name if best_of(n) <= 1.5 * best]
-        if len(contenders) < 2 or spent + sum(best_of(n) for n in contenders) > cap:
+        if len(contenders) < 2 or spent + sum(best_of(n) for n in contenders) > OVERHEAD * best:
             break
         for n in contenders:
             t = _time_once(by_name[n], plan, x, w, b, grad)
