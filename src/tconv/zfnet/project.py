@@ -712,7 +712,8 @@ class Mirror:
 
 
 class _progress:
-    """A rich progress bar when ``enabled`` (a context manager yielding an ``advance()`` callable)."""
+    """Progress when ``enabled`` (a context manager yielding an ``advance()`` callable, called after each step): a
+    rich bar on a terminal, one plain line per step otherwise (:func:`tconv.progress.steps`)."""
 
     def __init__(self, enabled: bool, label: str, total: int) -> None:
         self.enabled, self.label, self.total = enabled, label, total
@@ -720,16 +721,21 @@ class _progress:
     def __enter__(self):  # type: ignore[no-untyped-def]
         if not self.enabled:
             return lambda: None
-        from rich.progress import Progress  # noqa: PLC0415
+        from ..progress import steps  # noqa: PLC0415
 
-        self.bar = Progress(transient=True)
-        self.bar.__enter__()
-        task = self.bar.add_task(self.label, total=self.total)
-        return lambda: self.bar.advance(task)
+        self.ctx = steps(self.label, self.total)
+        step = self.ctx.__enter__()
+        done = [0]
+
+        def advance() -> None:
+            done[0] += 1
+            step(f"{done[0]} of {self.total} done")
+
+        return advance
 
     def __exit__(self, *exc: Any) -> None:
         if self.enabled:
-            self.bar.__exit__(*exc)
+            self.ctx.__exit__(*exc)
 
 
 # ----------------------------------------------------------------------------------------------------------------
