@@ -19,15 +19,19 @@ Conv2d(3, 64, kernel_size=(11, 11), stride=(4, 4), padding=(2, 2))
 
 from __future__ import annotations
 
+import importlib
 import numbers
+import os
+import sys
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from .errors import ConfigError, ConfigTypeError
 
-__all__ = ["ZooNet", "alexnet_like", "vgg16_like", "small_cnn", "BUILTINS", "get"]
+__all__ = ["ZooNet", "alexnet_like", "vgg16_like", "small_cnn", "BUILTINS", "get", "load", "import_model"]
 
 
 class ZooNet(nn.Module):
@@ -188,3 +192,55 @@ def get(name: str, seed: int = 0, **kwargs: float) -> ZooNet:
     if key not in BUILTINS:
         raise ConfigError("model", name, f"is not a built-in network; choose one of {', '.join(BUILTINS)}")
     return BUILTINS[key](seed=seed, **kwargs)
+
+
+def import_model(spec: str, seed: int = 0, accept: tuple[type, ...] = (nn.Module,)) -> Any:
+    """The one loader of ``"package.module:attr"`` models (the CLI and tconv.zfnet both use it).
+
+    ``attr`` may be dotted (``module:Class.build``). The module is imported with the current directory first on
+    ``sys.path`` (so ``tconv rf mynet:Net`` works from the folder holding ``mynet.py``). A class or function is
+    called with no arguments under the global RNG forked and seeded with ``seed`` (as the zoo builds its networks),
+    so the same seed gives the same weights and the caller's RNG is left alone. The result must be an instance of
+    one of ``accept``.
+
+    >>> import_model("tconv.zoo:small_cnn", seed=1).name
+    'small-cnn'
+    """
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ConfigError("model", spec, "must be 'package.module:attr'")
+    mod_name, _, attr = spec.partition(":")
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        obj: Any = importlib.import_module(mod_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError("model", spec, f"cannot be loaded: {type(exc).__name__}: {exc}") from None
+    finally:
+        if added:
+            sys.path.remove(cwd)
+    if not isinstance(obj, accept) and callable(obj):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_check_seed(seed))
+            obj = obj()
+    if not isinstance(obj, accept):
+        names = " or ".join(t.__name__ for t in accept)
+        raise ConfigError("model", spec, f"must name a {names} or something that returns one when called")
+    return obj
+
+
+def load(spec: str, seed: int = 0) -> nn.Module:
+    """A built-in network by name, or ``package.module:attr`` through :func:`import_model`.
+
+    >>> load("alexnet-like").name, type(load("tconv.zoo:vgg16_like")).__name__
+    ('alexnet-like', 'ZooNet')
+    """
+    key = str(spec).lower().replace("_", "-")
+    if key in BUILTINS:
+        return get(key, seed=seed)
+    if ":" not in str(spec):
+        raise ConfigError("model", spec, f"must be one of {', '.join(BUILTINS)} or 'package.module:attr'")
+    return import_model(spec, seed)

@@ -227,17 +227,10 @@ def _from_state_dict(state: dict, arch: str | None, source: str) -> Network:
     )
 
 
-def _import_attr(spec: str) -> nn.Module | Network:
-    mod_name, _, attr = spec.partition(":")
-    try:
-        obj = getattr(importlib.import_module(mod_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError("model", spec, f"must be an importable module:attr ({exc})") from None
-    if callable(obj) and not isinstance(obj, nn.Module):
-        obj = obj()
-    if not isinstance(obj, (nn.Module, Network)):
-        raise ConfigError("model", spec, "must name an nn.Module (or a function returning one)")
-    return obj
+def _import_attr(spec: str, seed: int = 0) -> nn.Module | Network:
+    from ..zoo import import_model  # noqa: PLC0415  (the one module:attr loader, shared with the CLI)
+
+    return import_model(spec, seed, accept=(nn.Module, Network))
 
 
 def load_model(spec: str | nn.Module | Network, arch: str | None = None, seed: int = 0) -> Network:
@@ -269,7 +262,7 @@ def load_model(spec: str | nn.Module | Network, arch: str | None = None, seed: i
             raise ConfigError("model", spec, "must hold a state dict (name -> tensor)")
         return _from_state_dict(state, arch, spec)
     if ":" in spec:
-        obj = _import_attr(spec)
+        obj = _import_attr(spec, seed)
         return obj if isinstance(obj, Network) else Network(name=spec, features=features_of(obj).eval())
     from .. import zoo  # noqa: PLC0415
 
