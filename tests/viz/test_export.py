@@ -179,3 +179,19 @@ def test_cli_errors_are_one_line(tmp_path, args, param):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"error: {param}=")
     assert not (tmp_path / "x.gif").exists()
+
+
+def test_output_padding_cells_are_dotted_and_in_the_legend():
+    from tconv.viz.animate import _is_extra, _legend_items
+
+    sc = animate("transposed", (3, 3), 2, stride=2, dilation=2, output_padding=1, view="scatter")
+    # full result (3-1)*2 + 2*(2-1) + 1 = 7 per dimension; output_padding adds row 7 and column 7
+    extra = {c for c in sc.target.cells() if _is_extra(sc, c)}
+    assert extra == {(r, c) for r in range(8) for c in range(8) if r == 7 or c == 7}
+    assert not any(sc.frames[-1].counts[c] for c in extra)  # no input reaches them (the plan's own counts)
+    assert ("extra", "output_padding: no input reaches it") in _legend_items(sc, False)
+    plain = animate("transposed", (3, 3), 3, stride=2, padding=1, output_padding=1)  # op cancels padding: none
+    assert not any(_is_extra(plain, c) for c in plain.target.cells())
+    assert all(kind != "extra" for kind, _ in _legend_items(plain, False))
+    conv = animate("conv", 5, 3, stride=2)
+    assert not any(_is_extra(conv, c) for c in conv.target.cells())

@@ -264,6 +264,8 @@ def _legend_items(sc: Scene, numbers: bool) -> list[tuple[str, str]]:
         items.append(("pad", "padding"))
     if "cropped" in kinds:
         items.append(("cropped", "cropped"))
+    if any(_is_extra(sc, c) for c in sc.target.cells() if sc.target.kind_at(c) == "output"):
+        items.append(("extra", "output_padding: no input reaches it"))
     items.append(("output", "output y" + (" (small number: contributions)" if numbers else " (number: contributions)")))
     items.append(("taps", "kernel taps"))
     return items
@@ -322,6 +324,13 @@ def _draw_target_cell(cv: Canvas, L: _Layout, sc: Scene, fr: Frame, c: tuple[int
         fill = blend(CROPPED, count_color(n, L.max_count), 0.35) if n else CROPPED
         cv.rect(x, y, x + C, y + C, fill=fill, outline="#bbbbbb", width=1)
         cv.cross(x + 4, y + 4, x + C - 4, y + C - 4, "#c4c4c4", 1)
+    elif _is_extra(sc, c):
+        # added by output_padding past the full result: no input reaches it (white, dotted, as in the explorer)
+        fill = ZERO
+        cv.rect(x, y, x + C, y + C, fill=fill, outline=MUTED, width=1.2, dash="dot")
+        if numbers and written:
+            cv.text(x + C / 2, y + C * 0.5, _num(fr.values[ix]), size=C * 0.34, color="#9a9a9a")
+        return
     else:
         fill = count_color(n, L.max_count) if written else ZERO
         cv.rect(x, y, x + C, y + C, fill=fill, outline=GRID, width=1)
@@ -332,6 +341,12 @@ def _draw_target_cell(cv: Canvas, L: _Layout, sc: Scene, fr: Frame, c: tuple[int
             cv.text(x + C - 3, y + C - 3, str(n), size=C * 0.22, color=col, anchor="rs")
         else:
             cv.text(x + C / 2, y + C / 2, str(n), size=C * 0.34, color=col)
+
+
+def _is_extra(sc: Scene, c: tuple[int, ...]) -> bool:
+    """Whether target cell ``c`` is an output that only output_padding adds: past the full (uncropped) result."""
+    p = sc.plan
+    return sc.op == "transposed" and any(o + pb >= f for o, pb, f in zip(c, p.pad_before, p.full_size, strict=True))
 
 
 def _tap_flat(sc: Scene, tap: tuple[int, ...]) -> tuple[int, int]:
@@ -454,6 +469,9 @@ def _draw_legend(cv: Canvas, L: _Layout, sc: Scene, numbers: bool) -> None:
                 sw = 14
             elif kind in ("zero", "pad"):
                 cv.rect(x, y, x + 14, y + 14, fill=ZERO if kind == "zero" else PAD, outline=MUTED, dash=True)
+                sw = 14
+            elif kind == "extra":
+                cv.rect(x, y, x + 14, y + 14, fill=ZERO, outline=MUTED, width=1.2, dash="dot")
                 sw = 14
             elif kind == "cropped":
                 cv.rect(x, y, x + 14, y + 14, fill=CROPPED, outline="#bbbbbb")

@@ -29,6 +29,11 @@ from .style import TEXT, font_path
 __all__ = ["Canvas", "text_width", "tile_svg", "tile_arrays", "render_canvases"]
 
 _DASH = (4.0, 3.0)  # dash on, off (in canvas units)
+_DOT = (1.2, 2.2)  # dash="dot": a dotted line (the explorer's output_padding cells)
+
+
+def _pattern(dash: bool | str) -> tuple[float, float]:
+    return _DOT if dash == "dot" else _DASH
 
 
 @functools.lru_cache(maxsize=64)
@@ -61,13 +66,13 @@ class Canvas:
         fill: str | None = None,
         outline: str | None = None,
         width: float = 1.0,
-        dash: bool = False,
+        dash: bool | str = False,
     ) -> None:
-        """An axis-aligned rectangle; the outline is drawn inside the box."""
+        """An axis-aligned rectangle; the outline is drawn inside the box (``dash=True`` dashed, ``"dot"`` dotted)."""
         self.ops.append(("rect", x0, y0, x1, y1, fill, outline, width, dash))
 
     def line(
-        self, x0: float, y0: float, x1: float, y1: float, color: str, width: float = 1.0, dash: bool = False
+        self, x0: float, y0: float, x1: float, y1: float, color: str, width: float = 1.0, dash: bool | str = False
     ) -> None:
         """A straight line segment (optionally dashed)."""
         self.ops.append(("line", x0, y0, x1, y1, color, width, dash))
@@ -136,14 +141,14 @@ class Canvas:
                     )
                 if outline is not None:
                     i = width / 2
-                    da = f' stroke-dasharray="{_DASH[0]},{_DASH[1]}"' if dash else ""
+                    da = f' stroke-dasharray="{_pattern(dash)[0]},{_pattern(dash)[1]}"' if dash else ""
                     out.append(
                         f'<rect x="{x0 + i:.1f}" y="{y0 + i:.1f}" width="{x1 - x0 - width:.1f}" '
                         f'height="{y1 - y0 - width:.1f}" fill="none" stroke="{outline}" stroke-width="{width:.1f}"{da}/>'
                     )
             elif kind == "line":
                 _, x0, y0, x1, y1, color, width, dash = op
-                da = f' stroke-dasharray="{_DASH[0]},{_DASH[1]}"' if dash else ""
+                da = f' stroke-dasharray="{_pattern(dash)[0]},{_pattern(dash)[1]}"' if dash else ""
                 out.append(
                     f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" stroke="{color}" '
                     f'stroke-width="{width:.1f}"{da}/>'
@@ -232,14 +237,14 @@ def _draw_ops(img: Image.Image, ops: list[tuple[Any, ...]], k: int) -> None:
                         (bx1, by1, bx0, by1),
                         (bx0, by1, bx0, by0),
                     ):
-                        _dashed(dr, a, b, c, d, outline, lw, k)
+                        _dashed(dr, a, b, c, d, outline, lw, k, _pattern(dash))
                 else:
                     dr.rectangle(box, outline=outline, width=lw)
         elif kind == "line":
             _, x0, y0, x1, y1, color, width, dash = op
             lw = max(1, round(width * k))
             if dash:
-                _dashed(dr, x0 * k, y0 * k, x1 * k, y1 * k, color, lw, k)
+                _dashed(dr, x0 * k, y0 * k, x1 * k, y1 * k, color, lw, k, _pattern(dash))
             else:
                 dr.line([x0 * k, y0 * k, x1 * k, y1 * k], fill=color, width=lw)
         elif kind == "circle":
@@ -262,11 +267,21 @@ def _draw_ops(img: Image.Image, ops: list[tuple[Any, ...]], k: int) -> None:
             img.paste(_rgb(color), (px, py, px + mask.width, py + mask.height), mask)
 
 
-def _dashed(dr: ImageDraw.ImageDraw, x0: float, y0: float, x1: float, y1: float, color: str, lw: int, k: int) -> None:
+def _dashed(
+    dr: ImageDraw.ImageDraw,
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    color: str,
+    lw: int,
+    k: int,
+    pattern: tuple[float, float] = _DASH,
+) -> None:
     length = math.hypot(x1 - x0, y1 - y0)
     if length == 0:
         return
-    on, off = _DASH[0] * k, _DASH[1] * k
+    on, off = pattern[0] * k, pattern[1] * k
     ux, uy = (x1 - x0) / length, (y1 - y0) / length
     pos = 0.0
     while pos < length:
