@@ -42,10 +42,6 @@ def get_method(name: str) -> Formulation:
         from .dispatch import auto  # noqa: PLC0415
 
         return auto
-    if name == "triton":
-        from ..gpu import triton_method  # noqa: PLC0415  (optional, GPU only)
-
-        return triton_method
     from .registry import ROUTES  # noqa: PLC0415
 
     if name not in ROUTES:

@@ -81,8 +81,37 @@ def _tap_slices(plan: Plan, tap: tuple[int, ...]) -> tuple[tuple[slice, ...], tu
     return tuple(dst), tuple(src)
 
 
+def _gemm_channels_last(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """The GEMM route on a channels-last input, kernel == stride, one group: no copy of the input at all.
+
+    A channels-last ``x`` is already the matrix ``X`` as ``(N · prod(in), C_in)`` rows, so ``Z = X · W`` is
+    ``(N, *in, C_out, *k)``; one permuting copy writes it as the channels-last output ``(N, in0, k0, in1, k1, ...,
+    C_out)``, returned with channels-last strides as torch's own operator returns it for such an input.
+    """
+    nd, n, co = plan.nd, x.shape[0], plan.out_channels
+    k, i = plan.kernel_size, plan.in_size
+    xm = x.permute(0, *range(2, 2 + nd), 1).reshape(n, math.prod(i), plan.in_channels)  # a view
+    wm = w.reshape(plan.in_channels, co * math.prod(k))
+    y = torch.empty((n, *plan.out_size, co), dtype=x.dtype, device=x.device)
+    blocks = y.view(n, *[v for d in range(nd) for v in (i[d], k[d])], co)
+    order = [0, *[a for d in range(nd) for a in (1 + d, 2 + nd + d)], 1 + nd]  # (N, *in, C, *k) -> (N, i0, k0, .., C)
+    step = max(1, n // GEMM_CHUNKS)
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        z = torch.matmul(xm[lo:hi], wm).view(hi - lo, *i, co, *k).permute(order)
+        if b is None:
+            blocks[lo:hi].copy_(z)
+        else:
+            torch.add(z, b, out=blocks[lo:hi])
+    return y.permute(0, nd + 1, *range(1, nd + 1))
+
+
 def _gemm_forward(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
     """The no-grad arithmetic of :func:`no_overlap_gemm`: GEMMs, each followed by one pass that places its taps."""
+    fmt = _CHANNELS_LAST.get(plan.nd)
+    exact = _gemm_crop(plan) is None and tuple(plan.kernel_size) == tuple(plan.stride)
+    if fmt is not None and exact and plan.groups == 1 and not x.is_contiguous() and x.is_contiguous(memory_format=fmt):
+        return _gemm_channels_last(plan, x, w, b)
     nd, g, n = plan.nd, plan.groups, x.shape[0]
     cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
     k, s, i = plan.kernel_size, plan.stride, plan.in_size

@@ -11,8 +11,8 @@ knowing any of them by name:
   (:mod:`tconv.ops.autotune`);
 - ``backward`` — how gradients flow: ``"autograd"`` (torch records the route's own operations), ``"custom"`` (a
   ``torch.autograd.Function`` whose backward is written for speed), or ``"torch"`` (it *is* torch's operator);
-- ``tuned`` — whether "auto" measures it (the teaching formulations are registered but never timed: they exist to
-  be read);
+- ``tuned`` — whether "auto" measures it on the CPU (the teaching formulations are registered but never timed:
+  they exist to be read; the Triton kernels have their own measured table, :mod:`tconv.gpu.dispatch_table`);
 - ``prior(plan)`` — the heuristic's score, used where measuring cannot pay (tiny problems) or is switched off: the
   applicable, in-budget route with the highest score wins. The scores encode the idle measurements of
   ``docs/benchmarks.md``; torch scores 1.
@@ -54,12 +54,13 @@ class Route:
     backward: str
     tuned: bool
     prior: Callable[[Plan], float]
+    device: str = "cpu"  # where it runs: "cpu" (any torch device its operations support) or "cuda"
 
     @property
     def fn(self) -> Formulation:
         """The formulation function (imported lazily, so that importing tconv stays cheap)."""
         mod, fn = self.target.split(":")
-        return getattr(importlib.import_module(f"{__package__}.{mod}"), fn)
+        return getattr(importlib.import_module(mod if "." in mod else f"{__package__}.{mod}"), fn)
 
     def __call__(self, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
         return self.fn(plan, x, w, b)
@@ -231,6 +232,9 @@ ROUTES: dict[str, Route] = {
               "autograd", False, _never),
         Route("autograd", "autograd:autograd", "the gradient of the forward convolution", _always,
               _mem_out_times(3), "autograd", False, _never),
+        # the GPU kernels: CUDA tensors only; "auto" on CUDA reads their measured table (tconv.gpu.dispatch_table)
+        Route("triton", "tconv.gpu:triton_method", "polyphase implicit-GEMM Triton kernels (CUDA)", _torch_applies,
+              _mem_out_times(1), "custom", False, _never, device="cuda"),
     )
 }  # fmt: skip
 
