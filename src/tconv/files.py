@@ -14,12 +14,25 @@ import contextlib
 import io
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 __all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "save_figure"]
+
+
+def _create_temp(path: Path) -> Path:
+    """A new empty file next to ``path``, created with mode 0o666 so the kernel applies the umask as for ``open()``
+    (mkstemp's 0o600 would need the umask read back, and reading it means setting it process-wide)."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp{path.suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"could not create a temporary file next to {path}")  # pragma: no cover
 
 
 @contextlib.contextmanager
@@ -30,12 +43,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions open() would
+    tmp_path = _create_temp(path)
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:

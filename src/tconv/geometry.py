@@ -96,6 +96,18 @@ def _freeze(name: str, value: Any) -> Any:
     raise ConfigTypeError(name, value, "must be an int, a string or a (nested) sequence of ints")
 
 
+def _check_index(name: str, index: Any, size: tuple[int, ...]) -> tuple[int, ...]:
+    """A spatial position: one int per dimension, each inside ``size``."""
+    if isinstance(index, (str, bytes)) or not isinstance(index, Sequence | np.ndarray):
+        raise ConfigTypeError(name, index, f"must be a sequence of {len(size)} ints")
+    idx = tuple(index)
+    if len(idx) != len(size) or not all(_is_int(v) for v in idx):
+        raise ConfigError(name, index, f"must be {len(size)} ints, one per spatial dimension")
+    if any(not 0 <= v < n for v, n in zip(idx, size, strict=True)):
+        raise ConfigError(name, index, f"must lie inside the spatial size {size}")
+    return tuple(int(v) for v in idx)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # derived objects
 # ----------------------------------------------------------------------------------------------------------------
@@ -272,6 +284,7 @@ class Plan:
         >>> make_plan((1, 1, 3), (1, 1, 3), stride=2).contributors((2,))
         [((0,), (2,)), ((1,), (0,))]
         """
+        out_index = _check_index("out_index", out_index, self.out_size)
         per_dim = []
         for dim, o in enumerate(out_index):
             s, d, pb = self.stride[dim], self.dilation[dim], self.padding[dim][0]
@@ -288,6 +301,7 @@ class Plan:
 
     def reached(self, in_index: Sequence[int]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """All (output index, kernel tap) pairs that input position ``in_index`` reaches (cropped ones omitted)."""
+        in_index = _check_index("in_index", in_index, self.in_size)
         per_dim = []
         for dim, j in enumerate(in_index):
             row = self.index_map(dim)[j]

@@ -34,8 +34,17 @@ if TYPE_CHECKING:
 
 __all__ = ["available", "unavailable_reason", "triton_method", "choose_cuda_method", "tour_section", "BENCH_MD"]
 
-#: Where ``bench/gpu.py`` writes its table (between ``<!-- gpu:begin -->`` and ``<!-- gpu:end -->``).
-BENCH_MD = Path(__file__).resolve().parents[3] / "docs" / "benchmarks.md"
+
+def _bench_md() -> Path:
+    """docs/benchmarks.md: shipped inside the wheel as ``tconv/gpu/benchmarks.md`` (pyproject's force-include);
+    in a source checkout (editable install) the repository's own file."""
+    packaged = Path(__file__).with_name("benchmarks.md")
+    return packaged if packaged.is_file() else Path(__file__).resolve().parents[3] / "docs" / "benchmarks.md"
+
+
+#: Where the measured table is read from (``bench/gpu.py`` writes it between ``<!-- gpu:begin -->`` and
+#: ``<!-- gpu:end -->`` of docs/benchmarks.md).
+BENCH_MD = _bench_md()
 
 _KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 

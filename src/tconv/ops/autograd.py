@@ -58,7 +58,8 @@ def autograd(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | Non
         y_conv = _CONV[plan.nd](
             pad_or_crop(z, pads), w, None, stride=plan.stride, padding=0, dilation=plan.dilation, groups=plan.groups
         )
-        assert tuple(y_conv.shape[2:]) == plan.in_size, (y_conv.shape, plan.describe())
+        if tuple(y_conv.shape[2:]) != plan.in_size:  # the plan's equivalent conv must give back the input size
+            raise RuntimeError(f"tconv internal error: conv gave {tuple(y_conv.shape)} for {plan.describe()}")
         (y,) = torch.autograd.grad(y_conv, z, grad_outputs=x, create_graph=differentiable)
     if b is not None:
         y = y + b.view(1, -1, *([1] * plan.nd))

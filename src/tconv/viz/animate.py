@@ -219,7 +219,8 @@ def _layout(sc: Scene, numbers: bool, cell: float | None) -> _Layout:
     else:
         (k,) = sc.plan.kernel_size
         src_pos, tgt_pos = sc.source.pos, sc.target.pos
-        assert src_pos is not None and tgt_pos is not None
+        if src_pos is None or tgt_pos is None:
+            raise ValueError("scene without positions: build it with tconv.viz's scene functions")
         row_w = (max(src_pos.max(), tgt_pos.max()) + 1) * cell
         kname = "kernel w" + (" (slides flipped)" if sc.flipped else "") + ":"
         klabel_w = text_width(kname, _HEADER) + 10

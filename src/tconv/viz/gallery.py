@@ -57,7 +57,8 @@ class Case:
         """The plan this case draws."""
         if self.conv is not None:
             return conv_plan(**self.conv)
-        assert self.transposed is not None
+        if self.transposed is None:
+            raise ValueError("a gallery case needs conv or transposed parameters")
         return plan_from_sizes(**self.transposed)
 
     @property

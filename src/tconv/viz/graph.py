@@ -46,7 +46,8 @@ _Y_IN, _Y_OUT = 0.0, 1.9
 
 def _shifts(sc: Scene) -> tuple[float, float]:
     """Offsets that put target cell ``o`` at X = o (equivalent, scatter) or source cell ``c`` at X = c (conv)."""
-    assert sc.source.pos is not None and sc.target.pos is not None
+    if sc.source.pos is None or sc.target.pos is None:
+        raise ValueError("scene without positions: build it with tconv.viz's scene functions")
     if sc.op == "conv":
         shift = sc.source.lo[0] - sc.source.pos[0]
     else:
@@ -77,7 +78,8 @@ def _panel(plan: Plan, panel: str) -> tuple[list, list, list]:
         dense_plan = conv_plan(plan.out_size, plan.kernel_size, 1, plan.padding, plan.dilation)
         dense = scene(dense_plan, op="conv")
         shift, _ = _shifts(dense)
-        assert dense.source.pos is not None and dense.target.pos is not None
+        if dense.source.pos is None or dense.target.pos is None:
+            raise ValueError("scene without positions: build it with tconv.viz's scene functions")
         bottom = []
         for c in dense.source.cells():
             kind = dense.source.kind_at(c)
@@ -108,7 +110,8 @@ def _panel(plan: Plan, panel: str) -> tuple[list, list, list]:
     if panel == "transposed":
         sc = scene(plan, view="scatter")
         shift, _ = _shifts(sc)
-        assert sc.source.pos is not None and sc.target.pos is not None
+        if sc.source.pos is None or sc.target.pos is None:
+            raise ValueError("scene without positions: build it with tconv.viz's scene functions")
         s, op = plan.stride[0], plan.output_padding[0]
         bottom, edges = [], []
         for (j,) in sc.source.cells():
@@ -128,7 +131,8 @@ def _panel(plan: Plan, panel: str) -> tuple[list, list, list]:
     if panel == "equivalent":
         sc = scene(plan, view="equivalent")
         shift, _ = _shifts(sc)
-        assert sc.source.pos is not None and sc.target.pos is not None
+        if sc.source.pos is None or sc.target.pos is None:
+            raise ValueError("scene without positions: build it with tconv.viz's scene functions")
         bottom = []
         for c in sc.source.cells():
             kind = sc.source.kind_at(c)
