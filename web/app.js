@@ -158,6 +158,7 @@
       U.applyHighlight();
     } else if (!r.error) {
       S.lastGood = r;
+      if (S.step === null) S.step = prod(r.plan.outSize) > 256 ? U.stepFor(r.plan, ui.v, U.centerOf(r.plan)) : 0;
       renderWindows(r);
       U.syncSolve(r);
     }
@@ -183,7 +184,7 @@
   function writeHashNow() {
     clearTimeout(hashTimer);
     hashTimer = null;
-    const h = encodeHash(readUI(), S.step);
+    const h = encodeHash(readUI(), S.step || 0);
     if (location.hash !== h) history.replaceState(null, "", h);
   }
 
@@ -191,7 +192,7 @@
     const dec = decodeHash(location.hash);
     if (!dec) return false;
     writeUI(dec.ui);
-    S.step = dec.step;
+    S.step = /[#&]st=/.test(location.hash) ? dec.step : null; // no step in the link: start at the selected output
     return true;
   }
 

@@ -65,10 +65,12 @@
    */
   function cellSVG(x, y, w, h, cls, attrs, label, style) {
     const st = typeof style === "object" && style ? style : { style: style || "", text: "" };
-    const fs = clamp(Math.min(w, h) * 0.42, 7, 13);
+    const text = label === undefined ? "" : String(label);
+    // the font shrinks to fit the cell (monospace: about 0.6 em a character); a label that cannot fit is left out
+    const fs = Math.min(clamp(Math.min(w, h) * 0.42, 7, 13), (w - 3) / (0.6 * Math.max(1, text.length)));
     const t =
-      label !== "" && label !== undefined && w >= 14
-        ? `<text class="ct" x="${x + w / 2}" y="${y + h / 2}" style="font-size:${fs}px${st.text ? `;fill:${st.text}` : ""}">${esc(label)}</text>`
+      text !== "" && w >= 12 && fs >= 6.5
+        ? `<text class="ct" x="${x + w / 2}" y="${y + h / 2}" style="font-size:${+fs.toFixed(1)}px${st.text ? `;fill:${st.text}` : ""}">${esc(text)}</text>`
         : "";
     return `<rect class="cell ${cls}" ${attrs || ""} x="${x}" y="${y}" width="${w}" height="${h}" rx="2"${st.style ? ` style="${st.style}"` : ""}/>${t}`;
   }
@@ -138,11 +140,16 @@
     return m;
   }
 
+  /** A tap's label: w2, w21 (2-D), or 10,3 once a kernel passes 10 taps a side (w103 would be ambiguous). */
+  const tapName = (t) => (t.length === 1 ? "w" + t[0] : t.some((v) => v > 9) ? t.join(",") : "w" + t.join(""));
+  /** Whether a label fits a cell of cw pixels (labels are about 6.6 px a character). */
+  const fits = (label, cw) => label.length * 6.6 <= cw;
+
   const flatIndex = (idx, shape) => (shape.length === 1 ? idx[0] : idx[0] * shape[1] + idx[1]);
 
   T.ui = {
     $, $$, field, S, RAMP, tapColorFlat, blend, textOn, tapFill, clamp, esc, key, fmtIdx, flatTap, tapColor, unflat,
     widthOf, svgOpen, cellSVG, symbols, around, centerOf, spanLen, cropped, windowNote, windowIndices, indexBy,
-    flatIndex, prod, range,
+    flatIndex, tapName, fits, prod, range,
   };
 })(globalThis.tconv);

@@ -135,7 +135,7 @@
     const L = one ? 2 : 6 * String(rw[1] - 1).length + 8, Tp = TICK;
     const w = L + cols * cell + 2, h = Tp + rows * cell + 2;
     const parts = [];
-    const every = Math.max(1, Math.ceil(22 / cell));
+    const every = Math.max(1, Math.ceil((String(Math.max(rw[1], cwin[1])).length * 6 + 6) / cell)); // ticks that do not touch
     for (let c = 0; c < cols; c++) {
       const v = cwin[0] + c;
       if (c % every === 0) parts.push(`<text class="tick" x="${L + c * cell + cell / 2}" y="${Tp - 3}">${v}</text>`);
@@ -155,7 +155,7 @@
           attrs = `data-in="${k}"`;
           if (withSets) attrs += ` data-reach="${reached(plan, idx).map((p) => key(p[0]) + ":" + key(p[1])).join(";")}"`;
           cls = "in";
-          label = cell >= 30 ? k : "";
+          label = U.fits(k, cell - 4) ? k : "";
         } else if (role === "out") {
           attrs = `data-out="${k}"`;
           if (withSets) attrs += ` data-contrib="${contributors(plan, idx).map((p) => key(p[0]) + ":" + key(p[1])).join(";")}"`;
@@ -163,11 +163,11 @@
           attrs += ` data-count="${n}"`;
           cls = n === 0 ? "out unreached" : "out";
           if (n > 0) style = `fill:${rgbCss(heatRGB(n, maxCount).map((v) => Math.round(255 - (255 - v) * 0.55)))}`;
-          label = cell >= 30 ? k : "";
+          label = U.fits(k, cell - 4) ? k : "";
         } else {
           attrs = `data-tap="${k}"`;
           cls = "tap";
-          label = cell >= 18 ? "w" + (one ? idx[0] : idx.join("")) : "";
+          label = U.fits(U.tapName(idx), cell) ? U.tapName(idx) : "";
           style = tapFill(tapColor(plan, idx));
         }
         parts.push(cellSVG(L + c * cell, Tp + rr * cell, cell, cell, cls, attrs, label, style));

@@ -82,8 +82,7 @@
     const rowAttr = isC ? "data-mxin" : "data-mxout";
     const colAttr = isC ? "data-mxout" : "data-mxin";
     const parts = [];
-    const wide = plan.kernel.some((k) => k > 10);
-    const tapTxt = (t) => (plan.nd === 1 ? (cw >= 22 || t[0] < 10 ? "w" + t[0] : String(t[0])) : wide ? t.join(",") : cw >= 22 ? "w" + t.join("") : t.join(""));
+    const tapTxt = (t) => (U.fits(U.tapName(t), cw) ? U.tapName(t) : U.fits(t.join(","), cw) ? t.join(",") : "");
     cols.forEach((col, ci) => {
       const idx = unflat(col, colShape);
       const every = cw >= 16 ? 1 : 2;

@@ -425,19 +425,24 @@
       box.innerHTML = `<li class="note">No ${transposed ? "ConvTranspose" : "Conv"} within these bounds maps ${args[0]} to ${args[1]}.</li>`;
       return;
     }
-    box.innerHTML = sols
-      .slice(0, SOLVE_SHOWN)
-      .map((x) => {
+    const isNow = (x) =>
+      current && x.kernel === current[0] && x.stride === current[1] && x.padding === current[2] && x.dilation === current[4] && (!transposed || x.output_padding === current[3]);
+    const item = (x) => {
         const txt = `k=${x.kernel}, s=${x.stride}, p=${x.padding}` + (transposed ? `, op=${x.output_padding}` : "") + (x.dilation > 1 ? `, d=${x.dilation}` : "");
         const gaps = unreachedOf(x);
         const tags = [x.exact ? "exact" : transposed ? "needs output_padding" : "drops inputs", x.even_overlap ? "even overlap (flat count map)" : x.holes ? "" : `overlap ${x.min_count}..${x.max_count}`].filter(Boolean).join(", ");
         const warn = gaps
           ? `<span class="warn" data-unreached="${gaps}">⚠ ${gaps} ${transposed ? "output" : "input"}${gaps === 1 ? "" : "s"} ${transposed ? "no input reaches (bias only)" : "the kernel never reads"}</span>`
           : "";
-        const isNow = current && x.kernel === current[0] && x.stride === current[1] && x.padding === current[2] && x.dilation === current[4] && (!transposed || x.output_padding === current[3]);
-        return `<li${isNow ? ' class="now"' : ""}><button type="button" data-sol="${x.rank}" data-k="${x.kernel}" data-s="${x.stride}" data-p="${x.padding}" data-op="${x.output_padding}" data-d="${x.dilation}"${gaps ? ` data-unreached="${gaps}"` : ""}>${txt}</button><span class="tag">${tags}${isNow ? ", the current setting" : ""}</span>${warn}</li>`;
-      })
-      .join("") + (sols.length > SOLVE_SHOWN ? `<li class="note" style="list-style:none">… and ${sols.length - SOLVE_SHOWN} more</li>` : "");
+        const now = isNow(x);
+        return `<li${now ? ' class="now"' : ""}><button type="button" data-sol="${x.rank}" data-k="${x.kernel}" data-s="${x.stride}" data-p="${x.padding}" data-op="${x.output_padding}" data-d="${x.dilation}"${gaps ? ` data-unreached="${gaps}"` : ""}>${txt}</button><span class="tag">${tags}${now ? ", the current setting" : ""}</span>${warn}</li>`;
+    };
+    // the list starts from the current setting: it is shown (marked) even when it ranks below the first few
+    const later = sols.slice(SOLVE_SHOWN).find(isNow);
+    box.innerHTML =
+      sols.slice(0, SOLVE_SHOWN).map(item).join("") +
+      (sols.length > SOLVE_SHOWN ? `<li class="note" style="list-style:none">… and ${sols.length - SOLVE_SHOWN} more${later ? `; the current setting ranks ${later.rank + 1}:` : ""}</li>` : "") +
+      (later ? item(later).replace("<li", `<li value="${later.rank + 1}"`) : "");
   }
 
   /** How many outputs of a solution's 1-D ConvTranspose no input reaches (for a Conv: inputs its kernel never reads). */

@@ -6,7 +6,7 @@
 (function (T) {
   "use strict";
   const U = T.ui;
-  const { $, field, S, clamp, esc, key, fmtIdx, tapColor, tapFill, cellSVG, svgOpen, symbols, around, unflat, flatIndex } = U;
+  const { $, field, S, clamp, esc, key, fmtIdx, tapColor, tapFill, cellSVG, svgOpen, symbols, around, unflat, flatIndex, tapName, fits } = U;
   const { prod, range, contributors, reached, equivalentConv, fullIndex, exampleInput, exampleKernel } = T;
 
   function stepCount(r, view) {
@@ -15,9 +15,6 @@
     return view === "equivalent" ? prod(p.outSize) : prod(p.inSize);
   }
 
-  /** A tap's label: w2, w21 (2-D), or 10,3 when a kernel passes 10 taps (w103 would be ambiguous). */
-  const tapName = (t) => (t.length === 1 ? "w" + t[0] : t.some((v) => v > 9) ? t.join(",") : "w" + t.join(""));
-  const fits = (label, cw) => label.length * 6.6 <= cw;
   const num = (v) => String(v);
 
   /** The example values of the numbers mode, and the sums they give. */
@@ -202,7 +199,7 @@
         const tp = tapAt.get(q0 + "," + q1);
         if (tp) style = tapFill(tapColor(plan, tp), cls === "in" ? 1 : 0.3);
         let label = "";
-        if (cls === "in") label = nb ? num(srcVal([k0.idx, k1.idx])) : cw >= 26 ? `${k0.idx},${k1.idx}` : "";
+        if (cls === "in") label = nb ? num(srcVal([k0.idx, k1.idx])) : fits(`${k0.idx},${k1.idx}`, cw - 4) ? `${k0.idx},${k1.idx}` : "";
         else if (tp && fits(tapName(tp), cw)) label = tapName(tp);
         parts.push(cellSVG(x0 + (q1 - srcWin[1][0]) * cw, y0 + (q0 - srcWin[0][0]) * cw, cw, cw, cls, tp ? `data-wtap="${tp.join(",")}"` : "", label, style));
       }
@@ -219,7 +216,7 @@
       for (let b = outWin[1][0]; b < outWin[1][1]; b++) {
         const flat = a * D1.outLen + b;
         const cls = flat === st ? "out now" : flat < st ? "out done" : "out";
-        const label = nb ? (flat <= st && cw >= 14 ? num(dstVal([a, b])) : "") : cw >= 26 ? `${a},${b}` : "";
+        const label = nb ? (flat <= st && cw >= 14 ? num(dstVal([a, b])) : "") : fits(`${a},${b}`, cw - 4) ? `${a},${b}` : "";
         parts.push(cellSVG(gx + (b - outWin[1][0]) * cw, gy + (a - outWin[0][0]) * cw, cw, cw, cls, `data-so="${a},${b}"`, label));
       }
     }
@@ -314,7 +311,7 @@
     for (let a = iWin[0][0]; a < iWin[0][1]; a++) {
       for (let b = iWin[1][0]; b < iWin[1][1]; b++) {
         const isNow = a === j[0] && b === j[1];
-        const label = nb ? (cw >= 14 ? num(vals.x([a, b])) : "") : cw >= 26 ? `${a},${b}` : "";
+        const label = nb ? (cw >= 14 ? num(vals.x([a, b])) : "") : fits(`${a},${b}`, cw - 4) ? `${a},${b}` : "";
         parts.push(cellSVG(x0 + (b - iWin[1][0]) * cw, y0 + (a - iWin[0][0]) * cw, cw, cw, isNow ? "in now" : "in", "", label));
       }
     }

@@ -523,7 +523,7 @@ def test_solver_lists_arith_solve_and_applies_a_choice(page):
     """The solver card shows tconv.arith.solve's ranking; choosing an entry sets the controls to reach the size."""
     arith = pytest.importorskip("tconv.arith")
     pw = page.pw
-    read = """() => Array.from(document.querySelectorAll('#sv-list button[data-sol]')).map((b) =>
+    read = """() => Array.from(document.querySelectorAll('#sv-list li:not([value]) button[data-sol]')).map((b) =>
         [+b.dataset.k, +b.dataset.s, +b.dataset.p, +b.dataset.op, +b.dataset.d])"""
     for mode, n_in, n_out, kmax in (("transposed", 5, 11, 7), ("conv", 28, 14, 5), ("inverse", 9, 3, 4)):
         pw.evaluate(SET_BY_HASH, f"#m={mode[0]}&nd=2&i=3,3&k=3,3&s=1,1&d=1,1&pm=sym&p=0,0&op=0,0&ci=1&co=1&g=1")
