@@ -299,7 +299,8 @@ def equivalent_conv(
     if isinstance(pads, str):
         pads = same_pads(i_t, k_t, 1, d_t) if pads == "same" else ((0, 0),) * nd
     out = conv_plan(i_t, k_t, 1, pads, d_t)  # validates; its in_size is the convolution's output
-    tp = tuple((dd * (kk - 1) - pb, dd * (kk - 1) - pa) for kk, dd, (pb, pa) in zip(k_t, d_t, pads, strict=True))
+    # stride 1: the conv is the transpose of its own transposed plan, whose equivalent conv pads d(k-1) - p per side
+    tp = out.equivalent_conv.pad
     return Equivalent(
         kind="conv_transpose",
         input_size=i_t,
@@ -497,7 +498,7 @@ def _candidates(
     """Every (k, s, p, op, d, exact) within the bounds with the right size; p solved, not searched."""
     for k in range(1, kmax + 1):
         for d in range(1, (dmax if k > 1 else 1) + 1):
-            span = d * (k - 1)
+            span = d * (k - 1)  # the size formulas below, solved for p (Plan.out_size and tconv.window's rule)
             top = span if pmax is None else pmax
             for s in range(1, smax + 1):
                 if transposed:  # (i - 1) s - 2p + span + op + 1 == o
