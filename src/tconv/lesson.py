@@ -188,15 +188,16 @@ def _one_d(plan: Plan, x: np.ndarray, w: np.ndarray) -> str:
         "2 and 4 receive two contributions each:</p>"
         f"<div class='eq'>{html.escape(lines)}</div>"
         f"<p>So <i>y</i> = {vec(y)}. The graph below draws every one of these products as an edge, coloured by the "
-        "weight it carries. Its middle panel is the picture to keep in mind; the top panel shows that it is the "
-        "ordinary stride-2 convolution with its edges walked backwards, and the bottom one prepares the next "
-        f"chapter. {try_link('try it', m='t', nd=1, i=i, k=k, s=s, v='sc')}</p>"
+        "weight it carries, with the values in the nodes. Its middle panel is the picture to keep in mind; the top "
+        "panel shows that it is the ordinary stride-2 convolution with its edges walked backwards, and the bottom "
+        f"one prepares the next chapter. {try_link('try it', m='t', nd=1, i=i, k=k, s=s, v='sc')}</p>"
         + _figure(
             "gallery/seed000_strided_graph.png",
             "Graph view",
-            f"Input {i}, kernel {k}, stride {s}. (a) the convolution that maps {o} numbers to {i}; (b) the transposed "
-            "convolution: the same edges, from the bottom row up; (c) the same result computed as an ordinary "
-            "convolution over the input with zeros inserted (dashed: zeros). Edge colour = kernel weight.",
+            f"Input {i}, kernel {k}, stride {s}. (a) the convolution that maps {o} numbers to {i} (its own input "
+            "x₀…x₆ and output o₀…o₂); (b) the transposed convolution of chapter 2: the same edges from the bottom "
+            "row up, the values of x and y in the nodes; (c) the same result computed as an ordinary convolution "
+            "over the input with zeros inserted (dashed: zeros). Edge colour = kernel weight, values in the legend.",
             "graph of a 1-D transposed convolution with stride 2",
         )
     )

@@ -48,6 +48,22 @@ def test_transposed_notes_say_what_is_drawn():
     assert "extra" not in _kinds(plain, "transposed").values()
 
 
+def test_graph_with_numbers_shows_the_sums_the_plan_gives():
+    from tconv.viz import example_values
+
+    plan = plan_from_sizes(4, 3, stride=2, padding=1, output_padding=1)
+    fig = graph_figure(plan, numbers=True, seed=3)
+    x, w = example_values((4,), "input", 3), example_values((3,), "kernel", 3)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    for o in range(plan.out_size[0]):
+        y = sum(x[j] * w[t] for (j,), (t,) in plan.contributors((o,)))
+        assert texts.count(f"y[{o}]") == 2  # tagged in panels (b) and (c)
+        assert f"{y:g}" in texts
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == [f"$w_{{{t}}}$ = {w[t]:g}" for t in range(3)]
+    assert "y[0]" not in [t.get_text() for ax in graph_figure(plan).axes for t in ax.texts]
+
+
 def test_graph_figure_draws_the_dotted_extra_node():
     fig = graph_figure(plan_from_sizes(4, 3, stride=3, padding=1, output_padding=2))
     dotted = [p for ax in fig.axes for p in ax.patches if p.get_linestyle() not in ("-", "solid", "--", "dashed")]

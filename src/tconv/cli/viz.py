@@ -99,6 +99,10 @@ def register(app: typer.Typer) -> None:
         p: str = typer.Option("0", "-p", "--padding", help="Padding: 1 or before:after."),
         d: str = typer.Option("1", "-d", "--dilation", help="Dilation."),
         opad: str = typer.Option("0", "--op", "--output-padding", help="output_padding (transposed only)."),
+        numbers: bool = typer.Option(
+            False, "--numbers", help="Values in the nodes and weights in the legend (as animate --numbers)."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Seed of the example numbers."),
         out: Path = typer.Option(..., "-o", "--out", help="Figure file: .png, .svg or .pdf."),
     ) -> None:
         """Seed 000's graph diagram of a 1-D case: convolution, transposed convolution, equivalent convolution.
@@ -109,7 +113,7 @@ def register(app: typer.Typer) -> None:
         from ..viz import graph_figure  # noqa: PLC0415
 
         plan = _plan(op, i, k, s, p, d, opad)
-        path = save_figure(graph_figure(plan), out)
+        path = save_figure(graph_figure(plan, numbers=numbers, seed=seed), out)
         typer.echo(f"wrote {path}")
 
     @app.command("matrix")

@@ -121,6 +121,7 @@ def _cases() -> tuple[Case, ...]:
             "beyond",
             "output_padding = 1 in 1-D: graph",
             kind="graph",
+            numbers=True,
             transposed=_tr(4, 3, 2, 1, 1),
             note="padding crops one output at each end; output_padding gives the last one back",
         )
@@ -143,7 +144,9 @@ def _cases() -> tuple[Case, ...]:
         ("dilated", "Dilation d = 2 (fig. 4)", _tr(3, 3, 1, 0, 0, 2)),
     )
     for name, title, tr in seed000:
-        cases.append(Case(f"seed000_{name}_graph", "seed000", title + ": graph", kind="graph", transposed=tr))
+        cases.append(
+            Case(f"seed000_{name}_graph", "seed000", title + ": graph", kind="graph", numbers=True, transposed=tr)
+        )
         cases.append(Case(f"seed000_{name}", "seed000", title, numbers=True, transposed=tr))
         cases.append(
             Case(
@@ -210,7 +213,7 @@ def render_case(case: Case, out_dir: str | Path, fps: float = 2.0) -> Path:
         sc = scene(case.plan, op=case.op, view=case.view)
         return save_animation(sc, path, numbers=case.numbers, fps=fps)
     if case.kind == "graph":
-        fig = graph_figure(case.plan)
+        fig = graph_figure(case.plan, numbers=case.numbers)
     elif case.kind == "matrix":
         fig = matrix_figure(case.plan, transposed=bool(case.extra.get("transposed", False)))
     else:

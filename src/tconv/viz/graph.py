@@ -24,8 +24,10 @@ Edges are coloured by kernel tap, with the palette of every other tconv picture,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
@@ -203,11 +205,39 @@ def _notes(plan: Plan, panel: str) -> str:
     return "; ".join(notes)
 
 
-def graph_figure(plan: Plan, panels: Sequence[str] = PANELS, width: float | None = None) -> Figure:
+_INDEX = re.compile(r"_\{(\d+)\}")
+
+
+def _with_numbers(nodes: list, x: np.ndarray, y: np.ndarray) -> list:
+    """Nodes of the transposed / equivalent panels with their values inside and ``x[j]`` / ``y[o]`` beside them."""
+    out = []
+    for X, kind, label in nodes:
+        m = _INDEX.search(label) if kind in ("input", "output", "extra") else None
+        if m is None:
+            out.append((X, kind, label, ""))
+            continue
+        n = int(m.group(1))
+        if kind == "input":
+            out.append((X, kind, f"{x[n]:g}", f"x[{n}]"))
+        else:
+            out.append((X, kind, f"{y[n]:g}", f"y[{n}]"))
+    return out
+
+
+def graph_figure(
+    plan: Plan, panels: Sequence[str] = PANELS, width: float | None = None, numbers: bool = False, seed: int = 0
+) -> Figure:
     """Seed 000's graph diagram of a 1-D plan: the panels ``"conv"``, ``"transposed"``, ``"equivalent"``.
 
-    Works for any parameters: padding (asymmetric too), stride, dilation and output_padding. Returns a matplotlib
-    Figure (save it with :func:`tconv.files.save_figure`).
+    Works for any parameters: padding (asymmetric too), stride, dilation and output_padding. With ``numbers=True``
+    the transposed and equivalent panels carry values: small seeded integers as inputs and weights (the ones
+    ``tconv animate --numbers`` uses, :func:`tconv.viz.example_values`), each output the sum its edges bring.
+    Returns a matplotlib Figure (save it with :func:`tconv.files.save_figure`).
+
+    >>> from tconv.geometry import plan_from_sizes
+    >>> fig = graph_figure(plan_from_sizes(3, 3, stride=2), numbers=True)
+    >>> "13" in [t.get_text() for ax in fig.axes for t in ax.texts]      # y[2] = 3·3 + 2·2
+    True
     """
     if not isinstance(plan, Plan):
         raise ConfigTypeError("plan", type(plan).__name__, "must be a tconv.geometry.Plan")
@@ -217,11 +247,20 @@ def graph_figure(plan: Plan, panels: Sequence[str] = PANELS, width: float | None
     if not panels or any(p not in PANELS for p in panels):
         raise ConfigError("panels", panels, f"must be a non-empty selection of {PANELS}")
     data = [_panel(plan, p) for p in panels]
-    xs = [x for bottom, top, _ in data for x, _, _ in bottom + top]
+    weights = None
+    if numbers:
+        sc = scene(plan, view="scatter", seed=seed)
+        x, weights, y = sc.x, sc.w, sc.output
+        data = [
+            (_with_numbers(b, x, y), _with_numbers(t, x, y), e) if p != "conv" else (b, t, e)
+            for p, (b, t, e) in zip(panels, data, strict=True)
+        ]
+    xs = [node[0] for bottom, top, _ in data for node in bottom + top]
     x_lo, x_hi = min(xs) - 0.6, max(xs) + 0.6
     unit = 0.48  # inches per column
     ax_w = (x_hi - x_lo) * unit
-    ax_h = (_Y_OUT - _Y_IN + 1.0) * unit
+    room = 0.45 if numbers else 0.0  # space for the x[j] / y[o] tags above and below the rows
+    ax_h = (_Y_OUT - _Y_IN + 1.0 + 2 * room) * unit
     head, foot, left = 0.62, 0.42, 0.45
     fig_w = max(width or 0.0, 7.2, ax_w + left + 0.2)
     fig_h = len(panels) * (ax_h + head) + foot
@@ -232,7 +271,7 @@ def graph_figure(plan: Plan, panels: Sequence[str] = PANELS, width: float | None
         y_top = fig_h - i * (ax_h + head) - head
         ax = fig.add_axes((x0_in / fig_w, (y_top - ax_h) / fig_h, ax_w / fig_w, ax_h / fig_h))
         ax.set_xlim(x_lo, x_hi)
-        ax.set_ylim(_Y_IN - 0.5, _Y_OUT + 0.5)
+        ax.set_ylim(_Y_IN - 0.5 - room, _Y_OUT + 0.5 + room)
         ax.axis("off")
         fig.text(
             0.08 / fig_w,
@@ -253,7 +292,11 @@ def graph_figure(plan: Plan, panels: Sequence[str] = PANELS, width: float | None
             lw = 1.7 if style == "solid" else 1.2
             ax.add_line(Line2D([x0, x1], [_Y_IN + _R, _Y_OUT - _R], color=col, lw=lw, ls=ls, alpha=alpha, zorder=2))
         for row, y in ((bottom, _Y_IN), (top, _Y_OUT)):
-            for x, kind, label in row:
+            for x, kind, label, *tag in row:
+                if tag and tag[0]:
+                    below = y == _Y_IN
+                    ax.text(x, y + (-1 if below else 1) * (_R + 0.08), tag[0], ha="center",
+                            va="top" if below else "bottom", fontsize=7.5, color=MUTED, zorder=4)  # fmt: skip
                 fill = {"input": INPUT, "output": OUTPUT, "zero": ZERO, "pad": PAD}.get(kind, CROPPED)
                 if kind in ("discarded", "extra"):
                     fill = "#ffffff"
@@ -287,6 +330,8 @@ def graph_figure(plan: Plan, panels: Sequence[str] = PANELS, width: float | None
     # tap legend
     handles = [Line2D([0], [0], color=tap_color(t, k), lw=2.2) for t in range(k)]
     labels = [f"$w_{{{t}}}$" for t in range(k)]
+    if weights is not None:
+        labels = [f"{lab} = {v:g}" for lab, v in zip(labels, weights, strict=True)]
     fig.legend(
         handles,
         labels,
