@@ -444,12 +444,17 @@ class Solution:
         return getattr(nn, f"ConvTranspose{nd}d")(in_channels, out_channels, output_padding=self.output_padding, **kw)
 
     def describe(self) -> str:
-        """The count map in words (what the CLI and the explorer show)."""
-        if self.holes:
-            return f"{self.holes} hole(s) (count map min 0, max {self.max_count})"
-        if self.even_overlap:
-            return f"even overlap (flat count map: {self.max_count} everywhere)"
-        return f"uneven overlap (count map {self.min_count}..{self.max_count})"
+        """The count map in words (what the CLI shows)."""
+        return describe_counts(self.holes, self.even_overlap, self.min_count, self.max_count)
+
+
+def describe_counts(holes: int, even: bool, lo: int, hi: int) -> str:
+    """A count map in words; "even overlap" only where it is flat and hole-free."""
+    if holes:
+        return f"{holes} hole(s) (count map min 0, max {hi})"
+    if even:
+        return f"even overlap (flat count map: {hi} everywhere)"
+    return f"uneven overlap (count map {lo}..{hi})"
 
 
 def _bound(name: str, v: Any, lo: int) -> int:

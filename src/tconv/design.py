@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .arith import Solution, _bound, _is_int, inverse_of, solve
+from .arith import Solution, _bound, _is_int, describe_counts, inverse_of, solve
 from .errors import ConfigError, ConfigTypeError
 from .window import forward_window
 
@@ -97,11 +97,7 @@ class Stack:
         return nn.Sequential(*mods)
 
     def describe(self) -> str:
-        if self.holes:
-            return f"{self.holes} hole(s) (count map min 0, max {self.max_count})"
-        if self.even_overlap:
-            return f"even overlap (flat count map: {self.max_count} everywhere)"
-        return f"uneven overlap (count map {self.min_count}..{self.max_count})"
+        return describe_counts(self.holes, self.even_overlap, self.min_count, self.max_count)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -312,29 +308,16 @@ def _chain_of(encoder: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def _asymmetric_mirror(conv: nn.Module, win: Any, copy_weights: bool) -> nn.Sequential:
-    """ConvTranspose without padding, then a negative constant pad that crops (before, after) as the plan does."""
-    nd = win.nd
-    t = getattr(nn, f"ConvTranspose{nd}d")(
-        in_channels=conv.out_channels,
-        out_channels=conv.in_channels,
-        kernel_size=win.kernel_size,
-        stride=win.stride,
-        dilation=win.dilation,
-        groups=conv.groups,
-        bias=conv.bias is not None,
-        device=conv.weight.device,
-        dtype=conv.weight.dtype,
-    )
-    if copy_weights and conv.weight.device.type != "meta":
-        with torch.no_grad():
-            t.weight.copy_(conv.weight)
-            if t.bias is not None:
-                t.bias.zero_()
-    plan = win.transpose  # its padding pairs are the crops, its output_padding the inputs no window reached
+    """ "same" with an even kernel pads (p, p + 1): the same conv without padding on the padded input, inverted by
+    inverse_of, then cropped (before, after) by a negative constant pad."""
+    flat = copy.copy(conv)  # shallow: shares the weight; only this copy loses its padding
+    flat.padding = (0,) * win.nd
+    padded = tuple(n + pb + pa for n, (pb, pa) in zip(win.in_size, win.padding, strict=True))
+    t = inverse_of(flat, padded, copy_weights=copy_weights)
     crop: list[int] = []
-    for (pb, pa), op in reversed(list(zip(plan.padding, plan.output_padding, strict=True))):  # F.pad: last dim first
-        crop += [-pb, -(pa - op)]
-    return nn.Sequential(t, getattr(nn, f"ConstantPad{nd}d")(tuple(crop), 0.0))
+    for pb, pa in reversed(win.padding):  # F.pad's order: last dimension first
+        crop += [-pb, -pa]
+    return nn.Sequential(t, getattr(nn, f"ConstantPad{win.nd}d")(tuple(crop), 0.0))
 
 
 def decoder_for(encoder: nn.Module, input_size: int | Sequence[int], copy_weights: bool = False) -> nn.Sequential:
