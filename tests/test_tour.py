@@ -153,7 +153,7 @@ def test_lesson_in_chromium(tour, browser):
     link = page.locator("a.try").first
     href = link.get_attribute("href")
     link.click()
-    assert page.locator("#explorer-frame").get_attribute("src") == href
+    assert page.locator("#explorer-frame").get_attribute("src") == href.replace("#", "?embed#")
     assert page.locator("#back").is_visible()
     frame = page.frame(name="explorer-frame")
     frame.wait_for_load_state("load")

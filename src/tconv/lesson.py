@@ -328,7 +328,7 @@ def _sizes() -> str:
 
 
 def _explorer() -> str:
-    start = "explorer.html#" + explorer_hash(m="t", nd=1, i=3, k=3, s=2, v="sc")
+    start = "explorer.html?embed#" + explorer_hash(m="t", nd=1, i=3, k=3, s=2, v="sc")  # ?embed: no page header
     return (
         "<p>The explorer below computes every view of this page for any setting you choose: 1-D or 2-D, convolution "
         "or transposed convolution, any kernel, stride, padding, dilation, output_padding and groups. Hover an "
@@ -401,7 +401,8 @@ _REFERENCES = (
 _SCRIPT = """
 (function(){var frame=document.getElementById('explorer-frame'),back=document.getElementById('back'),from=null;
 if(!frame)return;document.addEventListener('click',function(e){var a=e.target.closest&&e.target.closest('a.try');
-if(!a)return;e.preventDefault();from=a;frame.src=a.getAttribute('href');back.style.display='block';
+if(!a)return;e.preventDefault();from=a;frame.src=a.getAttribute('href').replace('#','?embed#');
+back.style.display='block';
 frame.parentNode.scrollIntoView({behavior:'smooth',block:'start'});});
 back.addEventListener('click',function(e){e.preventDefault();back.style.display='none';
 if(from)from.scrollIntoView({behavior:'smooth',block:'center'});});})();
