@@ -384,7 +384,8 @@ def run_tour(
 
     ``quick=False`` runs the long versions of the experiments; ``sketch=True`` (``tconv tour --quick``) skips them,
     builds the lesson's pictures only and leaves placeholders on the heavy pages: every page and link is there, in
-    seconds. ``only`` builds just the named pages (module or file names, e.g. ``zfnet``), the rest as placeholders.
+    seconds. ``only`` builds just the named pages (module or file names, e.g. ``zfnet``; ``gallery`` for the whole
+    gallery), the rest as placeholders.
     ``progress`` is called with a description as each step starts (the CLI prints it).
     """
     from . import lesson  # noqa: PLC0415
@@ -404,9 +405,10 @@ def run_tour(
     with assets_into(out):
         step("explorer page")
         write_page(out / "explorer.html")
-        step("gallery" + (" (the lesson's pictures)" if sketch else f" ({len(CASES)} pictures)"))
+        whole = not sketch and (only is None or "gallery" in only)
+        step("gallery" + (f" ({len(CASES)} pictures)" if whole else " (the lesson's pictures)"))
         lesson_cases = [c for c in CASES if c.name in lesson.GALLERY_CASES]
-        build_gallery(out / "gallery", cases=lesson_cases if sketch else None, back="../index.html")
+        build_gallery(out / "gallery", cases=None if whole else lesson_cases, back="../index.html")
         for page in PAGES:
             step(page.title)
             if sketch and page.heavy:

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         quick: bool = typer.Option(
             False, "--quick", help="Skip the experiments: the lesson and every page, with placeholders, in seconds."
         ),
-        only: list[str] = typer.Option(None, "--only", help="Build only these pages (e.g. zfnet, bezier)."),
+        only: list[str] = typer.Option(None, "--only", help="Build only these pages (e.g. zfnet, bezier, gallery)."),
     ) -> None:
         """Write OUT/index.html, a lesson on transposed convolution, and the pages it links to.
 
