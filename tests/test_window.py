@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tconv.errors import ConfigError
 from tconv.window import forward_window, reach, same_pads
 
-FAST = settings(max_examples=150, deadline=None)
+FAST = settings(max_examples=80, deadline=None)
 
 
 def _torch_or_none(fn):

@@ -37,6 +37,7 @@ class Node:
     aliases: tuple[str, ...] = ()  # other names that find it (its fx node name)
     pieces: list[tuple[int, ...]] | None = None  # shapes of a tuple output (split, chunk, pooling with indices)
     hidden: bool = False  # an inner stage of a layer (resize before the conv of a resize-conv)
+    split: bool = False  # a chunk/split: its pieces (getitem) are crops of its source
 
 
 def _meta_shape(meta: Any) -> tuple[int, ...] | None:
@@ -267,6 +268,7 @@ def _connect(node: Node, fxn: Any, dep_srcs: list[int], nodes: list[Node], index
         src = dep_srcs[0]
         node.size = nodes[src].size
         node.geometric = False
+        node.split = True
         if node.size is not None:
             node.edges.append((src, tuple(rel.Identity(n_in=n, n_out=n) for n in node.size)))
         else:
@@ -335,9 +337,8 @@ def _connect_getitem(node: Node, fxn: Any, spatial_srcs: list[int], nodes: list[
     source = nodes[src]
     key = fxn.args[1]
     if source.pieces is not None and isinstance(key, int):  # a piece of a split, or (values, indices)
-        split_like = source.kind in {getattr(f, "__name__", "") for f in rel.SPLITS_FN} | rel.SPLITS_METHOD
         node.geometric = False
-        if not split_like:  # (values, indices) of a pooling: both at the pooled positions
+        if not source.split:  # (values, indices) of a pooling: both at the pooled positions
             node.edges.append((src, tuple(rel.Identity(n_in=n, n_out=n) for n in node.size)))
             return
         shapes = source.pieces
