@@ -163,7 +163,7 @@ def _what() -> str:
         "layers are transposed convolutions (the <a href='bezier.html'>Bezier-curve autoencoder</a> is a small "
         "one).</li>"
         "<li><b>GANs</b>: the generator of DCGAN (Radford et al. 2016) turns 100 random numbers into a 64×64 image "
-        "with stride-2 transposed convolutions of kernel 4, each doubling the size.</li>"
+        "through a stack of stride-2 transposed convolutions, each doubling the size (4×4 → 8×8 → … → 64×64).</li>"
         "<li><b>Segmentation</b>: fully convolutional networks (Long et al. 2015) and U-Net (Ronneberger et al. "
         "2015) label every pixel; they shrink the image to understand it, then upsample the coarse answer back to "
         "full resolution with transposed convolutions.</li>"
@@ -294,7 +294,8 @@ def _sizes() -> str:
     return (
         "<p>Along each dimension, the output size of a transposed convolution is</p>"
         f"<div class='eq'>{html.escape(formula)}</div>"
-        f"<p>filled in above for DCGAN's layers (kernel {k}, stride {s}, padding {p}): a {i}×{i} map becomes "
+        f"<p>filled in above for the DCGAN generator's layers as PyTorch's example writes them (kernel {k}, stride "
+        f"{s}, padding {p}): a {i}×{i} map becomes "
         f"{o}×{o}, exactly double. Read it from the scatter view: the last input lands at (in − 1)·stride, its "
         "kernel reaches dilation·(kernel − 1) further, and padding cuts that many outputs off each end. "
         f"{try_link('try DCGAN’s layer', m='t', nd=2, i=i, k=k, s=s, p=p)}</p>"
