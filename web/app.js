@@ -80,7 +80,7 @@
   const VIEW_IDS = ["map-grids", "anim-svg", "matrix-svg", "graph-svg", "kernel-svg"];
 
   // Views off screen are drawn when they scroll into view (an IntersectionObserver), so an update costs what is seen.
-  const LAZY = { anim: () => U.renderAnim, matrix: () => U.renderMatrix, graph: () => U.renderGraph };
+  const LAZY = { map: () => U.renderMap, anim: () => U.renderAnim, matrix: () => U.renderMatrix, graph: () => U.renderGraph };
   const onScreen = new Map(); // card id -> visible (unknown: treated as visible)
   const dirty = new Set();
 
@@ -118,14 +118,14 @@
         }
         drawDirty(now);
       },
-      { rootMargin: "300px 0px" }
+      { rootMargin: "100px 0px" }
     );
     for (const id of Object.keys(LAZY)) io.observe(field(id));
   }
 
   /** The views that follow the selected output: the map (with its heat map), the step view, the matrix, the graph. */
   function renderWindows(r) {
-    U.renderMap(r);
+    drawLazy("map", r);
     drawLazy("anim", r);
     drawLazy("matrix", r);
     drawLazy("graph", r);

@@ -37,9 +37,15 @@
       const con = contributors(plan, c);
       focusRow = con.length ? flatIndex(con[0][0], plan.inSize) : 0;
     } else focusRow = flatIndex(c, plan.outSize);
+    const rowCache = new Map(); // the row loop below may shrink the window a few times: each row is computed once
     const rowEntries = (rr) => {
-      const idx = unflat(rr, rowShape);
-      return isC ? reached(plan, idx).map(([o, t]) => [flatIndex(o, colShape), t]) : contributors(plan, idx).map(([j, t]) => [flatIndex(j, colShape), t]);
+      let e = rowCache.get(rr);
+      if (!e) {
+        const idx = unflat(rr, rowShape);
+        e = isC ? reached(plan, idx).map(([o, t]) => [flatIndex(o, colShape), t]) : contributors(plan, idx).map(([j, t]) => [flatIndex(j, colShape), t]);
+        rowCache.set(rr, e);
+      }
+      return e;
     };
     let rw = around(rowsN, focusRow, maxRows);
     // fewer rows while the columns they touch do not fit (down to the selected row alone)

@@ -71,10 +71,12 @@
     const K = plan.kernel;
     const rows = K.length === 1 ? 1 : K[0], cols = K[K.length - 1];
     const px = clamp(Math.floor(150 / Math.max(...K)), 6, 16);
-    const one = (flipped, label) => {
-      const cv = document.createElement("canvas");
-      cv.width = cols * px;
-      cv.height = rows * px;
+    const box = field("kernel-svg");
+    const old = box.querySelectorAll("canvas");
+    const one = (flipped, label, n) => {
+      const cv = old[n] || document.createElement("canvas"); // reused: a new canvas costs a context
+      if (cv.width !== cols * px) cv.width = cols * px;
+      if (cv.height !== rows * px) cv.height = rows * px;
       const ctx = cv.getContext("2d");
       for (let a = 0; a < rows; a++) {
         for (let b = 0; b < cols; b++) {
@@ -89,10 +91,9 @@
       fig.appendChild(cv);
       return fig;
     };
-    const box = field("kernel-svg");
-    box.textContent = "";
-    box.appendChild(one(false, "kernel w (colour = tap: w[0, 0] dark blue … last tap yellow)"));
-    if (flip) box.appendChild(one(true, "flipped both ways (as the window uses it)"));
+    const figs = [one(false, "kernel w (colour = tap: w[0, 0] dark blue … last tap yellow)", 0)];
+    if (flip) figs.push(one(true, K.length === 1 ? "reversed (as the window uses it)" : "flipped both ways (as the window uses it)", 1));
+    box.replaceChildren(...figs);
   }
 
   function kernelPanel(plan, view, nb, vals) {
