@@ -1,5 +1,7 @@
 """The CPU fast paths "auto" takes: each against torch, on the configurations that route to it."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -124,3 +126,29 @@ def test_subpixel_weight_layout():
     assert v[0, 0].tolist() == [4.0, 2.0, 0.0]  # channel 0, phase 0: taps 4, 2, 0
     assert v[1, 0].tolist() == [0.0, 3.0, 1.0]  # channel 0, phase 1: taps (5 -> 0), 3, 1
     assert v[2, 0].tolist() == [9.0, 7.0, 5.0]  # channel 1, phase 0
+
+
+def _allocated_peak(fn) -> int:
+    """The most bytes torch's allocator held at once during ``fn()`` (beyond what was held before)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage)
+    held = peak = 0
+    for _, delta in events:
+        held += delta
+        peak = max(peak, held)
+    return peak
+
+
+@pytest.mark.parametrize(("k", "s", "op"), [(1, 2, 0), (1, 2, 1), (2, 3, 2), (2, 2, 1)])
+def test_gemm_route_allocates_about_one_output(k, s, op):
+    """k < s (and output_padding past the block grid): the output is written in place, no stride-sized copies."""
+    x, w = torch.randn(8, 16, 24, 24), torch.randn(16, 3, k, k)
+    plan = tconv.make_plan(x.shape, w.shape, stride=s, output_padding=op)
+    assert fastcpu.gemm_applies(plan)
+    out_bytes = 4 * math.prod(plan.output_shape)
+    with torch.no_grad():
+        peak = _allocated_peak(lambda: fastcpu.no_overlap_gemm(plan, x, w, None))
+    assert peak <= 1.3 * out_bytes, (peak / out_bytes, plan.describe())

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -184,6 +185,7 @@ def key(plan: Plan, x: torch.Tensor, w: torch.Tensor, grad: bool) -> str:
 
 
 # ---- the cache file ------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def _machine() -> str:
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
@@ -268,6 +270,11 @@ def _lookup(k: str) -> dict | None:
 def clear_memory_cache() -> None:
     """Forget the in-memory choices (the file stays; the next call reads it again)."""
     _memory.clear()
+    _fast.clear()
+
+
+# (plan, dtype, device, layouts, grad, settings, threads, oneDNN) -> the choice: a call's whole lookup, one dict probe
+_fast: dict[tuple, Choice] = {}
 
 
 # ---- the memory budget ------------------------------------------------------------------------------------------------
@@ -424,8 +431,21 @@ def choose(
     """The route "auto" runs for this call: from the cache, by measuring now, or by the heuristic (see above)."""
     if grad is None:
         grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w, b))
-    budget = budget_bytes(plan, x.dtype)
     s = current()
+    fast_key = (plan, x.dtype, x.device.type, _layout(x, plan.nd), _layout(w, plan.nd), grad, s)
+    fast_key += (torch.get_num_threads(), torch.backends.mkldnn.enabled)
+    hit = _fast.get(fast_key)
+    if hit is not None:
+        return hit
+    choice = _choose(plan, x, w, b, grad, s)
+    if len(_fast) > 4096:
+        _fast.clear()
+    _fast[fast_key] = choice
+    return choice
+
+
+def _choose(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool, s: Settings) -> Choice:
+    budget = budget_bytes(plan, x.dtype)
     work = plan.flops + 16 * (math.prod(plan.input_shape) + math.prod(plan.output_shape))
     compiling = getattr(torch.compiler, "is_compiling", lambda: False)()
     if not s.enabled or work < s.min_work or compiling or x.device.type != "cpu":

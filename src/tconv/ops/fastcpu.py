@@ -41,12 +41,12 @@ __all__ = ["no_overlap_gemm", "gemm_applies", "channels_last_native", "subpixel"
 
 
 def gemm_applies(plan: Plan) -> bool:
-    """True when no two (input, tap) pairs share an output element and the crop stays inside ``in * stride``."""
-    if any(d != 1 for d in plan.dilation) or any(k > s for k, s in zip(plan.kernel_size, plan.stride, strict=True)):
-        return False
-    # the output window [pad_before, pad_before + out) must lie inside the block grid [0, in * stride)
-    return all(
-        pb + n <= i * s for (pb, _), n, i, s in zip(plan.padding, plan.out_size, plan.in_size, plan.stride, strict=True)
+    """True when no two (input, tap) pairs share an output element: ``kernel <= stride`` and dilation 1.
+
+    The crop, and output_padding past the last block, are applied tap by tap, so any padding is fine.
+    """
+    return all(d == 1 for d in plan.dilation) and all(
+        k <= s for k, s in zip(plan.kernel_size, plan.stride, strict=True)
     )
 
 
@@ -56,13 +56,11 @@ def _gemm_blocks(plan: Plan, n: int) -> tuple[int, ...]:
     return (n, plan.out_channels, *[v for d in range(plan.nd) for v in (i[d], s[d])])
 
 
-def _gemm_crop(plan: Plan) -> tuple[slice, ...] | None:
-    """The output window inside the flattened block grid, or None when the output is the whole grid."""
-    i, s = plan.in_size, plan.stride
-    if all(pb == 0 and out == ii * ss for (pb, _), out, ii, ss in zip(plan.padding, plan.out_size, i, s, strict=True)):
-        return None
-    return (slice(None), slice(None)) + tuple(
-        slice(pb, pb + out) for (pb, _), out in zip(plan.padding, plan.out_size, strict=True)
+def _is_block_grid(plan: Plan) -> bool:
+    """Whether the output is exactly the ``in * stride`` block grid with every cell reached: kernel == stride, no crop."""
+    return tuple(plan.kernel_size) == tuple(plan.stride) and all(
+        pb == 0 and out == i * s
+        for (pb, _), out, i, s in zip(plan.padding, plan.out_size, plan.in_size, plan.stride, strict=True)
     )
 
 
@@ -109,17 +107,22 @@ def _gemm_channels_last(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.T
 def _gemm_forward(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
     """The no-grad arithmetic of :func:`no_overlap_gemm`: GEMMs, each followed by one pass that places its taps."""
     fmt = _CHANNELS_LAST.get(plan.nd)
-    exact = _gemm_crop(plan) is None and tuple(plan.kernel_size) == tuple(plan.stride)
-    if fmt is not None and exact and plan.groups == 1 and not x.is_contiguous() and x.is_contiguous(memory_format=fmt):
+    if (
+        fmt is not None
+        and _is_block_grid(plan)
+        and plan.groups == 1
+        and not x.is_contiguous()
+        and x.is_contiguous(memory_format=fmt)
+    ):
         return _gemm_channels_last(plan, x, w, b)
     nd, g, n = plan.nd, plan.groups, x.shape[0]
     cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
-    k, s, i = plan.kernel_size, plan.stride, plan.in_size
+    k, i = plan.kernel_size, plan.in_size
     kk, ii = math.prod(k), math.prod(i)
     # Wᵀ per group: (g, C_out/g * prod(k), C_in/g); X per group: (N, g, C_in/g, prod(in))
     wt = w.reshape(g, cin_g, cout_g * kk).transpose(1, 2)
     xs = x.reshape(n, g, cin_g, ii)
-    exact = _gemm_crop(plan) is None and tuple(k) == tuple(s)  # the output IS the block grid, every cell one tap
+    exact = _is_block_grid(plan)  # the output IS the block grid, every cell one tap
     if exact:
         y = torch.empty(_gemm_blocks(plan, n), dtype=x.dtype, device=x.device)
     else:  # cells no tap reaches hold the bias (or zero); the crop is applied tap by tap, never as a copy
@@ -171,18 +174,19 @@ class _NoOverlapGemm(torch.autograd.Function):
         cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
         k, i = plan.kernel_size, plan.in_size
         kk, ii = math.prod(k), math.prod(i)
-        crop = _gemm_crop(plan)
-        if crop is not None:  # the gradient of the crop: the output window inside a zero block grid
-            full = gy.new_zeros((n, plan.out_channels, *(a * b for a, b in zip(i, plan.stride, strict=True))))
-            full[crop] = gy
-            gy_blocks = full.view(_gemm_blocks(plan, n))
-        else:
-            gy_blocks = gy.reshape(_gemm_blocks(plan, n))
-        # keep the k taps of every block: (N, C, i0, k0, i1, k1, ...) -> (g, C/g, k0, k1, ..., N, i0, i1, ...)
-        taps = gy_blocks[(slice(None), slice(None), *(sl for d in range(nd) for sl in (slice(None), slice(0, k[d]))))]
-        taps = taps.reshape(n, g, cout_g, *[v for d in range(nd) for v in (i[d], k[d])])
         order = [1, 2, *[4 + 2 * d for d in range(nd)], 0, *[3 + 2 * d for d in range(nd)]]
-        gz = taps.permute(order).reshape(g, cout_g * kk, n * ii)  # ONE copy
+        if _is_block_grid(plan):  # the output is the block grid: a view
+            taps = gy.reshape(n, g, cout_g, *[v for d in range(nd) for v in (i[d], k[d])])
+            gz = taps.permute(order).reshape(g, cout_g * kk, n * ii)  # (g, C/g * prod(k), N * prod(in)): ONE copy
+        else:  # each tap reads back the strided slice of the output it was written to (zero where cropped)
+            gz = gy.new_zeros((g, cout_g, *k, n, *i))
+            gyg = gy.reshape(n, g, cout_g, *plan.out_size).permute(1, 2, 0, *range(3, 3 + nd))
+            for tap in itertools.product(*(range(kd) for kd in k)):
+                where = _tap_slices(plan, tap)
+                if where is not None:
+                    dst, src = where
+                    gz[(slice(None), slice(None), *tap, slice(None), *src)] = gyg[(slice(None),) * 3 + dst]
+            gz = gz.reshape(g, cout_g * kk, n * ii)
         gx = gw = gb = None
         wg = w.reshape(g, cin_g, cout_g * kk)
         if ctx.needs_input_grad[0]:
