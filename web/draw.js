@@ -140,8 +140,8 @@
     return m;
   }
 
-  /** A tap's label: w2, w21 (2-D), or 10,3 once a kernel passes 10 taps a side (w103 would be ambiguous). */
-  const tapName = (t) => (t.length === 1 ? "w" + t[0] : t.some((v) => v > 9) ? t.join(",") : "w" + t.join(""));
+  /** A tap's label: w2, w21 (2-D), or 10,3 for every tap of a kernel past 10 taps a side (w103 would be ambiguous). */
+  const tapName = (t, kernel) => (t.length === 1 ? "w" + t[0] : kernel.some((k) => k > 10) ? t.join(",") : "w" + t.join(""));
   /** Whether a label fits a cell of cw pixels (labels are about 6.6 px a character). */
   const fits = (label, cw) => label.length * 6.6 <= cw;
 

@@ -167,7 +167,7 @@
         } else {
           attrs = `data-tap="${k}"`;
           cls = "tap";
-          label = U.fits(U.tapName(idx), cell) ? U.tapName(idx) : "";
+          label = U.fits(U.tapName(idx, plan.kernel), cell) ? U.tapName(idx, plan.kernel) : "";
           style = tapFill(tapColor(plan, idx));
         }
         parts.push(cellSVG(L + c * cell, Tp + rr * cell, cell, cell, cls, attrs, label, style));

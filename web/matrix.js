@@ -88,7 +88,7 @@
     const rowAttr = isC ? "data-mxin" : "data-mxout";
     const colAttr = isC ? "data-mxout" : "data-mxin";
     const parts = [];
-    const tapTxt = (t) => (U.fits(U.tapName(t), cw) ? U.tapName(t) : U.fits(t.join(","), cw) ? t.join(",") : "");
+    const tapTxt = (t) => (U.fits(U.tapName(t, plan.kernel), cw) ? U.tapName(t, plan.kernel) : U.fits(t.join(","), cw) ? t.join(",") : "");
     cols.forEach((col, ci) => {
       const idx = unflat(col, colShape);
       const every = cw >= 16 ? 1 : 2;

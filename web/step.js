@@ -110,7 +110,7 @@
         for (let b = 0; b < cols; b++) {
           const pos = one ? [b] : [a, b];
           const t = flipped ? pos.map((v, d) => K[d] - 1 - v) : pos;
-          const lab = nb ? num(vals.w(t)) : fits(tapName(t), cw) ? tapName(t) : "";
+          const lab = nb ? num(vals.w(t)) : fits(tapName(t, plan.kernel), cw) ? tapName(t, plan.kernel) : "";
           parts.push(cellSVG(x0 + b * cw, y0 + a * cw, cw, cw, "tap", `data-ktap="${key(t)}"${flipped ? ' data-flipped="1"' : ""}`, lab, tapFill(tapColor(plan, t))));
         }
       }
@@ -124,7 +124,7 @@
       grid(x1, y0, true, one ? "reversed (as the window uses it)" : "flipped both ways (as the window uses it)");
       w = Math.max(x1 + gw + 4, x1 + 230);
     } else {
-      w = Math.max(w, 240);
+      w = Math.max(w, gw + 200);
       parts.push(`<text class="lbl" x="${gw + 10}" y="${y0 + gh / 2 + 4}" style="font-size:11px">${view === "conv" ? "used as is (no flip)" : "each input adds x·w"}</text>`);
     }
     return svgOpen(w, y0 + gh + 6, `role="img" aria-label="The kernel${flip ? " and its flipped copy" : ""}"`) + parts.join("") + "</svg>";
@@ -201,7 +201,7 @@
         if (tp) style = tapFill(tapColor(plan, tp), cls === "in" ? 1 : 0.3);
         let label = "";
         if (cls === "in") label = nb ? num(srcVal([k0.idx, k1.idx])) : fits(`${k0.idx},${k1.idx}`, cw - 4) ? `${k0.idx},${k1.idx}` : "";
-        else if (tp && fits(tapName(tp), cw)) label = tapName(tp);
+        else if (tp && fits(tapName(tp, plan.kernel), cw)) label = tapName(tp, plan.kernel);
         parts.push(cellSVG(x0 + (q1 - srcWin[1][0]) * cw, y0 + (q0 - srcWin[0][0]) * cw, cw, cw, cls, tp ? `data-wtap="${tp.join(",")}"` : "", label, style));
       }
     }
@@ -325,7 +325,7 @@
       let style = "";
       if (sf.now) style = tapFill(tapColor(plan, sf.now));
       else if (sf.count && cls !== "crop") style = shade(sf.count);
-      const label = sf.count && cw >= 16 ? (nb ? num(sf.sum) : String(sf.count)) : sf.now && fits(tapName(sf.now), cw) ? tapName(sf.now) : "";
+      const label = sf.count && cw >= 16 ? (nb ? num(sf.sum) : String(sf.count)) : sf.now && fits(tapName(sf.now, plan.kernel), cw) ? tapName(sf.now, plan.kernel) : "";
       parts.push(cellSVG(gx + (f[1] - fWin[1][0]) * cw, gy + (f[0] - fWin[0][0]) * cw, cw, cw, cls, "", label, style));
     }
     const w = Math.max(x0 + iw * cw, gx + fw * cw) + 6;
