@@ -28,6 +28,18 @@ def _photos(images: str, size: int | None) -> dict:
     return builtin_images(size) if images == "builtin" else load_folder(images, size)
 
 
+def _folder(images: str, size: int, count: int | None, what: str):
+    """A lazily decoded folder, saying how many of its images are read."""
+    from ..zfnet.stream import ImageFolder  # noqa: PLC0415
+
+    data = ImageFolder(images, size, count)
+    if len(data) < data.total:
+        typer.echo(f"reading the first {len(data)} of {data.total} images in {images} ({what} {count})", err=True)
+    else:
+        typer.echo(f"reading all {data.total} images in {images}", err=True)
+    return data
+
+
 def _layer(net, layer: str) -> int:
     names = net.layer_names
     if layer in names:
@@ -67,6 +79,26 @@ SIZE = typer.Option(160, "--size", help="Images are center-cropped to squares of
 SEED = typer.Option(0, "--seed", help="Seed of zoo models' random weights and of the crop data set.")
 
 
+def top9_json(res) -> dict:  # type: ignore[no-untyped-def]
+    """The activations a top-9 run found, per channel (strongest first), with a checksum of the projections."""
+    import numpy as np  # noqa: PLC0415
+
+    return {
+        "network": res.network,
+        "layer": res.layer_name,
+        "images_seen": res.images_seen,
+        "method": res.method,
+        "channels": {
+            str(c): [
+                {"image": e.index, "position": list(e.position), "value": e.value, "box": list(e.box)}
+                for e in res.entries[c]
+            ]
+            for c in res.channels
+        },
+        "projection_sums": [float(np.abs(np.stack(p)).sum()) for p in res.projections],
+    }
+
+
 def register(app: typer.Typer) -> None:
     zf = typer.Typer(help="ZFNet-style CNN visualization: deconvnet projections, grids, top-9 patches.")
     app.add_typer(zf, name="zfnet")
@@ -97,7 +129,11 @@ def register(app: typer.Typer) -> None:
 
         net = _network(model, arch, seed)
         idx = _layer(net, layer)
-        photos = dict(list(_photos(images, size).items())[: max(1, limit)])
+        if images == "builtin":
+            photos = dict(list(_photos(images, size).items())[: max(1, limit)])
+        else:
+            data = _folder(images, size, max(1, limit), "--limit")
+            photos = {data.name(i): data[i] for i in range(len(data))}
         x = net.preprocess(np.stack(list(photos.values())))
         cols = {}
         for mode in ("sum", "overwrite") if compare else (unpool,):
@@ -155,23 +191,51 @@ def register(app: typer.Typer) -> None:
         channels: str = typer.Option(None, "--channels", help="Channels, e.g. 0,5,7 (default: the most active)."),
         n_channels: int = typer.Option(9, "--n-channels", help="How many channels when --channels is not given."),
         k: int = typer.Option(9, "--k", help="Activations per channel."),
-        count: int = typer.Option(64, "--count", help="Data set size: the photos, then random crops and flips."),
+        count: int = typer.Option(
+            None,
+            "--count",
+            help="Images to read: a folder's first N (default all); builtin: the photos, then random crops (64).",
+        ),
         size: int = typer.Option(128, "--size", help="Image size of the data set."),
         method: str = typer.Option("deconvnet", "--method"),
         unpool: str = typer.Option("sum", "--unpool"),
         batch_size: int = typer.Option(16, "--batch-size"),
+        workers: int = typer.Option(0, "--workers", help="DataLoader processes decoding images ahead."),
         seed: int = SEED,
         out: Path = typer.Option(Path("zfnet_top9.png"), "--out", "-o"),
+        json_out: Path = typer.Option(
+            None, "--json", help="Also write the activations found (JSON); {rank} in a path is the process's rank."
+        ),
     ) -> None:
         """ZFNet Figure 2: each channel's top-k activations over a data set, projection beside image patch.
+
+        A folder is streamed (decoded batch by batch, memory flat in its size). Under torchrun each process scans
+        its share of the batches and every process writes the single-process result:
+        torchrun --nproc_per_node=4 -m tconv zfnet top9 --images DIR ...
 
         Example: tconv zfnet top9 --model vgg16-hed --layer relu3_3 --count 64 --out top9.png
         """
         from ..zfnet.images import ImageSet  # noqa: PLC0415
+        from ..zfnet.stream import init_from_env, world  # noqa: PLC0415
         from ..zfnet.top9 import top9_figure, top_k  # noqa: PLC0415
 
+        init_from_env()
+        rank, world_size = world()
         net = _network(model, arch, seed)
         idx = _layer(net, layer)
-        data = ImageSet(_photos(images, None), size=size, count=count, seed=seed)
-        res = top_k(net, data, idx, _ints("channels", channels), k, n_channels, method, unpool, batch_size)
-        _save(top9_figure(res), out)
+        if images == "builtin":
+            data = ImageSet(_photos(images, None), size=size, count=count or 64, seed=seed)
+        else:
+            data = _folder(images, size, count, "--count")
+        if world_size > 1:
+            typer.echo(f"rank {rank} of {world_size}: scanning every {world_size}th batch", err=True)
+        res = top_k(
+            net, data, idx, _ints("channels", channels), k, n_channels, method, unpool, batch_size, workers=workers
+        )
+        if json_out is not None:
+            from ..files import write_json  # noqa: PLC0415
+
+            path = Path(str(json_out).replace("{rank}", str(rank)))
+            write_json(path, top9_json(res))
+            typer.echo(f"wrote {path}")
+        _save(top9_figure(res), Path(str(out).replace("{rank}", str(rank))))

@@ -28,6 +28,7 @@ from ..errors import ConfigError
 from .grids import to_rgb
 from .models import Network, load_model
 from .project import Mirror, _check_method, _progress
+from .stream import batches, gather_objects, my_batches, world
 
 __all__ = ["Activation", "TopK", "top_k", "top9_figure", "crop_box"]
 
@@ -109,6 +110,21 @@ def interior(model: nn.Module, shape: tuple[int, int, int], layer: int) -> tuple
     return None if not (masks[0].any() and masks[1].any()) else (masks[0], masks[1])
 
 
+def _merge(best_v, best_i, best_p, v, i, p, k: int):  # type: ignore[no-untyped-def]
+    """The k best of both (C, n) sets by one total order: larger value first, ties to the lower image index.
+
+    Merging the same images in any grouping gives the same heap (an image met twice, as when a rank's heap is
+    merged with itself, counts once)."""
+    cand_v, cand_i, cand_p = torch.cat([best_v, v], 1), torch.cat([best_i, i], 1), torch.cat([best_p, p], 1)
+    order = cand_i.argsort(dim=1, stable=True)
+    cand_v, cand_i, cand_p = cand_v.gather(1, order), cand_i.gather(1, order), cand_p.gather(1, order)
+    dup = torch.zeros_like(cand_i, dtype=torch.bool)
+    dup[:, 1:] = cand_i[:, 1:] == cand_i[:, :-1]
+    cand_v = cand_v.masked_fill(dup, -torch.inf)
+    order = (-cand_v).argsort(dim=1, stable=True)[:, :k]
+    return cand_v.gather(1, order), cand_i.gather(1, order), cand_p.gather(1, order)
+
+
 def top_k(
     model: str | nn.Module | Network,
     dataset: Sequence[np.ndarray],
@@ -121,6 +137,8 @@ def top_k(
     batch_size: int = 16,
     progress: bool = True,
     inside: bool = True,
+    workers: int = 0,
+    distributed: bool | None = None,
 ) -> TopK:
     """The ``k`` strongest activations of each channel over ``dataset`` ((H, W, 3) uint8 RGB images of one size).
 
@@ -128,6 +146,11 @@ def top_k(
     counts once per channel (its strongest position), as in ZFNet's Figure 2. ``inside=True`` only considers units
     whose receptive field lies wholly inside the image (when the layer has any), so that no patch is clipped and
     no winner owes its response to the zero padding at the border.
+
+    ``dataset`` is any sequence, e.g. a lazily decoded :class:`tconv.zfnet.stream.ImageFolder`; it is read batch by
+    batch (``workers`` DataLoader processes decode ahead), so memory does not grow with its length. When
+    torch.distributed is initialized (``distributed=None``; False ignores it), each rank scans its share of the
+    batches, the heaps are gathered, and every rank returns the single-process result.
     """
     _check_method(method, unpool)
     net = load_model(model)
@@ -149,27 +172,29 @@ def top_k(
     k = min(k, len(dataset))
     region = interior(net.features, shape, mirror.layer) if inside else None
 
-    # 1. stream the data set: a running top-k of (value, image index, flat position) per channel
+    # 1. stream the data set: a running top-k of (value, image index, flat position) per channel; under
+    # torch.distributed each rank scans its batches and the heaps are merged (one total order: ties go to the
+    # lower image index, so the result does not depend on how the images were split)
+    rank, world_size = world() if distributed is not False else (0, 1)
     best_v = torch.full((n_out, 0), -torch.inf)
     best_i = torch.zeros((n_out, 0), dtype=torch.long)
     best_p = torch.zeros((n_out, 0), dtype=torch.long)
-    width = None
-    spans = [(a, min(a + batch_size, len(dataset))) for a in range(0, len(dataset), batch_size)]
-    with _progress(progress, f"top-{k}: {net.layer_names[mirror.layer]}", len(spans)) as advance:
-        for a, b in spans:
-            x = net.preprocess(np.stack([np.asarray(dataset[i]) for i in range(a, b)]))
-            acts = mirror.trace(x).activations  # (B, C, h, w)
+    spans = my_batches(len(dataset), batch_size, rank, world_size)
+    label = f"top-{k}: {net.layer_names[mirror.layer]}" + (f" (rank {rank}/{world_size})" if world_size > 1 else "")
+    with _progress(progress and rank == 0, label, len(spans)) as advance:
+        for a, imgs in batches(dataset, batch_size, workers, rank, world_size):
+            acts = mirror.trace(net.preprocess(imgs)).activations  # (B, C, h, w)
             if region is not None:
                 keep = torch.from_numpy(region[0][:, None] & region[1][None, :])
                 acts = acts.masked_fill(~keep, -torch.inf)
-            width = acts.shape[-1]
             v, p = acts.flatten(2).max(dim=2)  # (B, C): each image's strongest position per channel
-            cand_v = torch.cat([best_v, v.T], dim=1)
-            cand_i = torch.cat([best_i, torch.arange(a, b).expand(n_out, -1)], dim=1)
-            cand_p = torch.cat([best_p, p.T], dim=1)
-            order = cand_v.topk(min(k, cand_v.shape[1]), dim=1).indices
-            best_v, best_i, best_p = cand_v.gather(1, order), cand_i.gather(1, order), cand_p.gather(1, order)
+            idx = torch.arange(a, a + len(imgs)).expand(n_out, -1)
+            best_v, best_i, best_p = _merge(best_v, best_i, best_p, v.T, idx, p.T, k)
             advance()
+    if world_size > 1:
+        for v, i, p in gather_objects((best_v, best_i, best_p)):
+            best_v, best_i, best_p = _merge(best_v, best_i, best_p, v, i, p, k)
+    width = mirror.sizes(shape[1:])[-1][1]
     if channels is None:
         channels = best_v[:, -1].argsort(descending=True)[:n_channels].tolist()
     chans = [int(c) for c in channels]
