@@ -76,12 +76,12 @@ def try_link(label: str, **ui: Any) -> str:
 
 
 def _figure(src: str, view: str, caption: str, alt: str, width: int | None = None, lazy: bool = True) -> str:
-    """A figure with its caption above it, naming the view."""
+    """A figure with its caption above it, naming the view; the picture links to itself (full size on a phone)."""
     w = f' width="{width}"' if width else ""
     load = ' loading="lazy"' if lazy else ""
     return (
         f"<figure><figcaption><b>{html.escape(view)}.</b> {caption}</figcaption>"
-        f'<img src="{html.escape(src)}" alt="{html.escape(alt)}"{w}{load}></figure>'
+        f'<a href="{html.escape(src)}"><img src="{html.escape(src)}" alt="{html.escape(alt)}"{w}{load}></a></figure>'
     )
 
 
