@@ -150,15 +150,15 @@ def test_lesson_in_chromium(tour, browser):
     broken = page.evaluate("() => [...document.images].filter(i => !i.naturalWidth).map(i => i.src)")
     assert not broken
     # a "try it" link loads its setting into the embedded explorer and offers the way back
-    link = page.locator("a.try").first
+    link = page.locator("a.try[href*='i=4,4&k=4,4']").first  # DCGAN's layer: not the frame's first setting
     href = link.get_attribute("href")
     link.click()
     assert page.locator("#explorer-frame").get_attribute("src") == href.replace("#", "?embed#")
     assert page.locator("#back").is_visible()
     frame = page.frame(name="explorer-frame")
-    frame.wait_for_load_state("load")
-    page.wait_for_timeout(300)
-    assert frame.evaluate("location.hash").startswith("#m=t&nd=1&i=3")
+    frame.wait_for_function("decodeURIComponent(location.hash).includes('nd=2&i=4,4&k=4,4&s=2,2')", timeout=10_000)
+    page.locator("#back").click()
+    assert not page.locator("#back").is_visible()
     page.close()
     assert not errors, errors
 
