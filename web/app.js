@@ -5,7 +5,7 @@
   "use strict";
   const U = T.ui;
   const { $, $$, field, S, clamp, widthOf } = U;
-  const { DIM_FIELDS, SCALAR_FIELDS, DEFAULTS, PRESETS, defaultView, encodeHash, decodeHash, compute, prod, range } = T;
+  const { DIM_FIELDS, SCALAR_FIELDS, DEFAULTS, PRESETS, defaultView, encodeHash, decodeHash, compute, prod } = T;
 
   /** Everything the controls hold, as raw strings (so a half-typed value survives in the link). */
   function readUI() {
@@ -274,16 +274,8 @@
       plan: null,
     };
     if (r.plan) {
-      const p = r.plan;
-      const eq = T.equivalentConv(p);
-      out.plan = {
-        inSize: p.inSize, outSize: p.outSize, kernel: p.kernel, stride: p.stride, dilation: p.dilation,
-        padding: p.padding, outputPadding: p.outputPadding, full: p.full, groups: p.groups,
-        inChannels: p.inChannels, outChannels: p.outChannels, paddingMode: p.paddingMode,
-        equivalent: { zerosBetween: eq.zerosBetween, upsampledSize: eq.upsampledSize, pad: eq.pad, kernelDilation: eq.kernelDilation },
-        phases: range(p.nd).map((d) => (Math.min(p.stride[d], p.outSize[d]) > U.PHASE_LIMIT ? null : T.phases(p, d))),
-        formula: $$("#formula [data-value]").map((el) => Number(el.dataset.value)),
-      };
+      out.plan = T.planSummary(r.plan, U.PHASE_LIMIT);
+      out.plan.formula = $$("#formula [data-value]").map((el) => Number(el.dataset.value));
     }
     const drawn = (id) => $(id).dataset.drawn === "true";
     out.drawn = {

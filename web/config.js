@@ -268,6 +268,21 @@
     return r;
   }
 
+  /**
+   * A plan's numbers as plain JSON (what the tests compare with tconv.geometry's Plan): sizes, padding, the
+   * equivalent convolution and the polyphase split (null along a dimension with more than phaseLimit phases).
+   */
+  function planSummary(p, phaseLimit = Infinity) {
+    const eq = T.equivalentConv(p);
+    return {
+      inSize: p.inSize, outSize: p.outSize, kernel: p.kernel, stride: p.stride, dilation: p.dilation,
+      padding: p.padding, outputPadding: p.outputPadding, full: p.full, groups: p.groups,
+      inChannels: p.inChannels, outChannels: p.outChannels, paddingMode: p.paddingMode,
+      equivalent: { zerosBetween: eq.zerosBetween, upsampledSize: eq.upsampledSize, pad: eq.pad, kernelDilation: eq.kernelDilation },
+      phases: range(p.nd).map((d) => (Math.min(p.stride[d], p.outSize[d]) > phaseLimit ? null : T.phases(p, d))),
+    };
+  }
+
   // ---- the numbers mode: small integers to follow the arithmetic by hand --------------------------------------------
   /** Input value at flat (row-major) index n: 1..3, fixed by the index (tests recompute it in Python). */
   const exampleInput = (n) => ((Math.imul(n + 1, 0x9e3779b1) >>> 0) % 3) + 1;
@@ -276,6 +291,6 @@
 
   Object.assign(T, {
     PageError, DIM_FIELDS, SCALAR_FIELDS, DEFAULTS, FIELD_NAMES, PRESETS, defaultView, encodeHash, decodeHash,
-    parseUI, paddingArg, perGroup, pythonCall, compute, exampleInput, exampleKernel,
+    parseUI, paddingArg, perGroup, pythonCall, compute, planSummary, exampleInput, exampleKernel,
   });
 })(typeof window !== "undefined" ? window : globalThis);

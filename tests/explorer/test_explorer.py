@@ -73,15 +73,7 @@ const out = uis.map((ui) => {
   const res = { call: r.call, error: r.error ? r.error.message : null, plan: null };
   if (r.plan) {
     const p = r.plan;
-    const eq = t.equivalentConv(p);
-    res.plan = {
-      inSize: p.inSize, outSize: p.outSize, kernel: p.kernel, stride: p.stride, dilation: p.dilation,
-      padding: p.padding, outputPadding: p.outputPadding, full: p.full, groups: p.groups,
-      inChannels: p.inChannels, outChannels: p.outChannels, paddingMode: p.paddingMode,
-      equivalent: { zerosBetween: eq.zerosBetween, upsampledSize: eq.upsampledSize, pad: eq.pad,
-                    kernelDilation: eq.kernelDilation },
-      phases: p.inSize.map((_, d) => t.phases(p, d)),
-    };
+    res.plan = t.planSummary(p);
     const outs = p.outSize.length === 1 ? p.outSize[0] : p.outSize[0] * p.outSize[1];
     const ins = p.inSize.length === 1 ? p.inSize[0] : p.inSize[0] * p.inSize[1];
     const unflat = (n, shape) => (shape.length === 1 ? [n] : [Math.floor(n / shape[1]), n % shape[1]]);
