@@ -1,19 +1,12 @@
 """Shared test configuration: hypothesis profiles sized for CI's 2 cores."""
 
 import os
-import tempfile
 
-import matplotlib
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
-matplotlib.use("Agg")
-
-# "auto" measures routes and caches the winners on disk: the suite uses a private cache directory and the
-# deterministic heuristic (tests/ops/test_autotune.py switches measuring on where it tests it)
-os.environ.setdefault("TCONV_CACHE_DIR", tempfile.mkdtemp(prefix="tconv-test-cache-"))
-os.environ.setdefault("TCONV_AUTOTUNE", "0")
+# matplotlib's backend and auto's private cache are set for every collected item in the root conftest.py
 
 settings.register_profile(
     "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], derandomize=False
