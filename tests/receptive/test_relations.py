@@ -133,6 +133,26 @@ def test_project_upsamplers():
         for pos in ((0, 0), (5, 6), (11, 11)):
             box = held_to_gradient(model, (1, 1, 10, 10), "2", pos)
             assert box.pixels > 0, method
+
+    # a model fx cannot trace (data-dependent branch) with an up-sampler that holds a conv: traced by hooks
+    class Untraceable(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 3)
+            self.up = tconv.make_upsampler("resize_conv", channels=1, factor=2, kernel_size=3)
+            self.head = nn.Conv2d(1, 1, 3)
+
+        def forward(self, x):
+            y = self.conv(x)
+            if y.sum() > -1e9:
+                y = self.up(y)
+            return self.head(y)
+
+    net = Untraceable()
+    for pos in ((0, 0), (7, 7)):
+        hooks = receptive_field_box(net, (1, 1, 10, 10), "head", pos)
+        traced = receptive_field_box(nn.Sequential(net.conv, net.up, net.head), (1, 1, 10, 10), "2", pos)
+        assert (hooks.start, hooks.stop, hooks.pixels) == (traced.start, traced.stop, traced.pixels)
     with pytest.raises(ConfigError, match="method='unpool'"):
         receptive_field(nn.Sequential(tconv.make_upsampler("unpool", channels=1, factor=2)), (1, 1, 4, 4))
 

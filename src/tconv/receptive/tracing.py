@@ -416,7 +416,10 @@ def _trace_hooks(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[N
     nd = len(input_shape) - 2
     calls: list[tuple[str, nn.Module, Any, Any]] = []
     handles = []
+    inner = {id(m) for leaf in model.modules() if rel.is_leaf(leaf) for m in leaf.modules() if m is not leaf}
     for name, mod in model.named_modules():
+        if id(mod) in inner:  # a layer inside one of tconv's up-samplers: recorded as part of it
+            continue
         if len(list(mod.children())) == 0 or rel.is_leaf(mod):
             handles.append(
                 mod.register_forward_hook(
@@ -440,12 +443,7 @@ def _trace_hooks(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[N
     nodes = [Node("input", "input", tuple(input_shape[2:]), depends=True)]
     by_module: dict[Any, Any] = {}
     prev_out = x
-    seen: set[int] = set()
     for name, mod, inp, out in calls:
-        if id(mod) in seen:  # a leaf inside a leaf (an up-sampler's conv) was recorded with it
-            continue
-        if rel.is_leaf(mod):
-            seen.update(id(m) for m in mod.modules())
         if inp is not prev_out:
             raise ConfigError(
                 "model",
