@@ -234,7 +234,7 @@
       cell = clamp(Math.floor((avail - 10) / Math.max(lenOut, lenIn, kk)), 12, 34);
     } else {
       const sideBySide = Math.floor((avail - 60 - 3 * (TICK + 12)) / (lenIn + kk + lenOut));
-      cell = sideBySide >= 14 ? clamp(sideBySide, 14, 34) : clamp(Math.floor((avail - TICK - 14) / Math.max(lenOut, lenIn, kk)), 8, 34);
+      cell = sideBySide >= 18 ? clamp(sideBySide, 18, 34) : clamp(Math.floor((avail - 40) / Math.max(lenOut, lenIn, kk)), 8, 34);
     }
     const inName = cfg.mode === "transposed" ? "input x" : cfg.mode === "conv" ? "conv output y" : "ConvTranspose input y (the conv's output)";
     const outName = cfg.mode === "transposed" ? "output y" : cfg.mode === "conv" ? "conv input x" : "ConvTranspose output (size of the conv's input x)";
