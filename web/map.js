@@ -34,8 +34,11 @@
     return res;
   }
 
+  let heatOf = { plan: null, avail: 0 }; // what the heat map shows: moving the window redraws only the outline
+
   function renderHeat(r) {
     const plan = r.plan;
+    if (heatOf.plan === plan && heatOf.avail === S.avail) return;
     const cv = field("heat-canvas");
     const per = range(plan.nd).map((d) => dimTable(plan, d).count);
     const shape = plan.nd === 1 ? [1, plan.outSize[0]] : plan.outSize;
@@ -85,6 +88,7 @@
     cv.dataset.unreached = String(gaps);
     cv.dataset.max = String(max);
     field("heat").dataset.drawn = "true";
+    heatOf = { plan, avail: S.avail };
   }
 
   /** The distinct per-output counts without building the whole map (products of the per-dimension counts). */
