@@ -20,7 +20,8 @@ activation is computed. An operation that is not understood is refused by name, 
 branches (residual additions, concatenations), a unit's field is the union of its paths' fields, kept exactly as an
 N-d mask (parallel 1x7 and 7x1 branches give a 13-pixel cross, not a 7x7 square).
 
-The package: :mod:`.relations` (per-operation rules), :mod:`.tracing` (model -> nodes), :mod:`.fields` (the two
+The package: :mod:`.relations` (per-dimension relations), :mod:`.rules` (which operation reads through which),
+:mod:`.tracing` (model -> nodes), :mod:`.fields` (the two
 views), :mod:`.figures` (drawings and the tour).
 
 Two views are offered:

@@ -1,7 +1,7 @@
 """Tracing a model into nodes: torch.fx on storage-less tensors, or forward hooks for a plain chain of layers.
 
 Each node is one operation (a module call, a function or method call) with its output's spatial size and its edges:
-the per-dimension relations (:mod:`.relations`) to the nodes it reads. An operation that the relations do not know is
+the per-dimension relations (:mod:`.relations`, chosen by :mod:`.rules`) to the nodes it reads. An operation that the relations do not know is
 refused by name (:class:`~tconv.errors.ConfigError`), never dropped; so is a model that fx cannot trace unless its
 layers form a chain whose last layer's output is the model's output.
 """
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from . import relations as rel
+from . import rules as rel
 
 #: An edge whose output depends on every input position (e.g. through a flatten).
 GLOBAL = "global"
