@@ -63,7 +63,7 @@
     }
     parts.push(`<text class="lbl" x="4" y="${yTop + 4}" style="font-size:12px">${sym.pin}</text>`);
     parts.push(`<text class="lbl" x="4" y="${yBot + 4}" style="font-size:12px">${sym.pout}</text>`);
-    const nLeg = Math.min(k, 12);
+    const nLeg = Math.min(k, 16);
     const legW = 46;
     const perRow = Math.max(1, Math.floor((avail - x0) / legW));
     const legend = Array.from({ length: nLeg }, (_, n) => {
