@@ -193,16 +193,19 @@ def align_params(p: Params, a: Alignment) -> Params:
 def alignment_stats(filters: np.ndarray) -> dict:
     """How alike the seeds' filter sets are, before and after :func:`align`.
 
-    ``pairwise_cos``: mean |cosine| of the optimally matched channels over all pairs of seeds (reference-free);
+    ``pairwise_cos``: mean |cosine| of the optimally matched channels over all pairs of seeds (reference-free), and
+    ``pair_cos`` the matrix of it per pair; ``cos_per_seed``: each aligned filter's |cosine| to the consensus;
     ``spread``: RMS distance of the aligned filters from their consensus over the RMS of the consensus, per
     channel; ``raw_spread``: the same without alignment.
     """
     f = np.asarray(filters, dtype=np.float64)
     a = align(f)
     pair = []
+    mat = np.eye(f.shape[0])
     for i, j in itertools.combinations(range(f.shape[0]), 2):
         perm, _ = _match(f[i], f[j])
         pair.append(np.abs(np.diag(_cos(f[i], f[j][perm]))).mean())
+        mat[i, j] = mat[j, i] = pair[-1]
 
     def spread(g: np.ndarray) -> np.ndarray:
         cons = g.mean(axis=0)
@@ -210,7 +213,9 @@ def alignment_stats(filters: np.ndarray) -> dict:
 
     return {
         "pairwise_cos": float(np.mean(pair)) if pair else 1.0,
+        "pair_cos": mat.tolist(),
         "cos_to_consensus": a.cosine.mean(axis=0).tolist(),
+        "cos_per_seed": a.cosine.tolist(),
         "spread": spread(a.aligned).tolist(),
         "raw_spread": spread(f).tolist(),
         "perm": a.perm.tolist(),
@@ -260,7 +265,7 @@ def assemble(p: Params, curves: np.ndarray, method: str = "exact") -> np.ndarray
 def assembly_mse(p: Params, full: Params | None, curves: np.ndarray) -> dict[str, np.ndarray]:
     """Per-model MSE on whole curves for "sum", "halve", "exact" (from the patch models ``p``) and "end-to-end"
     (the 15-point models ``full``), plus each one's MSE per point position (``"<name>_by_point"``, averaged over
-    models)."""
+    models; ``"<name>_by_point_per_model"``, ``(M, L)``)."""
     x = np.asarray(curves, dtype=np.float32)
     out: dict[str, np.ndarray] = {}
     recs = {m: assemble(p, x, m) for m in ("sum", "halve", "exact")}
@@ -270,6 +275,7 @@ def assembly_mse(p: Params, full: Params | None, curves: np.ndarray) -> dict[str
         err = (r - x[None]) ** 2
         out[name] = err.mean(axis=(1, 2)).astype(np.float64)
         out[name + "_by_point"] = err.mean(axis=(0, 1)).astype(np.float64)
+        out[name + "_by_point_per_model"] = err.mean(axis=1).astype(np.float64)
     return out
 
 
@@ -311,20 +317,27 @@ def data_figure(curves: np.ndarray, patches: np.ndarray | None = None, starts: n
     return fig
 
 
-def filters_figure(p: Params, seeds: list[int], title: str, which: str = "dec") -> Figure:
-    """Filters of every seed, one panel per seed, three channels per panel (``which``: "dec" or "enc")."""
+def filters_figure(p: Params, seeds: list[int], title: str, which: str = "dec", max_seeds: int = 10) -> Figure:
+    """Filters of every seed (the first ``max_seeds``): one row per channel, one column per seed, each row on its
+    own y-scale (shared along the row), so a small filter is not drawn flat beside a large one."""
     w = p.dec_w if which == "dec" else p.enc_w
-    n = w.shape[0]
-    fig, axes = _subplots(1, n, figsize=(2.3 * n + 0.6, 2.6), sharey=True, squeeze=False)
-    for i, ax in enumerate(axes[0]):
-        for ch in range(w.shape[1]):
-            ax.plot(w[i, ch], "o-", ms=3, lw=1.3, color=COLORS[ch], label=f"filter {ch + 1}")
-        ax.axhline(0, color="k", lw=0.5)
-        ax.set_title(f"seed {seeds[i]}", fontsize=9)
-        ax.set_xticks(range(w.shape[2]))
-        ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
+    n = min(w.shape[0], max_seeds)
+    c = w.shape[1]
+    fig, axes = _subplots(c, n, figsize=(1.9 * n + 0.8, 1.45 * c + 0.7), sharey="row", squeeze=False)
+    for ch in range(c):
+        for i in range(n):
+            ax = axes[ch, i]
+            ax.plot(w[i, ch], "o-", ms=3, lw=1.3, color=COLORS[ch])
+            ax.axhline(0, color="k", lw=0.5)
+            ax.set_xticks(range(w.shape[2]))
+            ax.tick_params(labelsize=6)
+            ax.grid(alpha=0.3)
+            if ch == 0:
+                ax.set_title(f"seed {seeds[i]}", fontsize=9)
+        norms = np.linalg.norm(w[:n, ch], axis=1)
+        axes[ch, 0].set_ylabel(f"filter {ch + 1}\n|w| {norms.min():.2g}-{norms.max():.2g}", fontsize=8)
+    more = f" (first {n} of {w.shape[0]} seeds)" if n < w.shape[0] else ""
+    fig.suptitle(f"{title}{more}; each row on its own scale", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -344,7 +357,8 @@ def aligned_figure(p: Params, seeds: list[int], title: str, which: str = "dec") 
         ax.set_title(f"aligned channel {ch + 1} (mean |cos| {a.cosine[:, ch].mean():.3f})", fontsize=9)
         ax.set_xticks(range(w.shape[2]))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        if w.shape[0] <= 8:
+            ax.legend(fontsize=6)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -20,9 +20,26 @@ from ..errors import ConfigError
 from ..files import atomic_path, save_figure, write_json, write_text
 from . import analysis as A
 from .data import crop_starts, make_dataset, make_patches
+from ..stats import mean_ci
+from .claims import claims
+from .seedeval import seed_eval_loop
+from .seedfigs import output_vs_label_figure, same_point_examples, same_point_figure, seed_eval_figure
 from .train import NOISE_SETTINGS, TrainConfig, TrainResult, train, variants_for
 
-__all__ = ["PRESETS", "preset", "fast_config", "RunOutput", "run", "analyse", "claims", "render_html", "save_figures"]
+SEED_EVAL = 22  #: the model seed the seed's §5 evaluates (``eval_model(22)``)
+
+__all__ = [
+    "PRESETS",
+    "preset",
+    "fast_config",
+    "RunOutput",
+    "run",
+    "analyse",
+    "claims",
+    "render_html",
+    "save_figures",
+    "training_text",
+]
 
 #: ``seed``: the seed's protocol (5 seeds × 5000 epochs, batch 128, Adam 1e-4); ``fast``: the same cut to 300 epochs
 #: (the 7-point loss passes 1e-4 near epoch 150), for the tour and quick looks.
@@ -65,8 +82,11 @@ class RunOutput:
 # analysis -> metrics + figures
 # ----------------------------------------------------------------------------------------------------------------
 def _ms(a: np.ndarray) -> dict:
+    """Mean, std, the 95% t-interval of the mean and the per-seed values."""
     a = np.asarray(a, dtype=np.float64)
-    return {"mean": float(a.mean()), "std": float(a.std()), "per_seed": a.tolist()}
+    ci = mean_ci(a)
+    return {"mean": float(a.mean()), "std": float(a.std()), "ci95": [ci.lo, ci.hi], "n": int(a.size),
+            "per_seed": a.tolist()}  # fmt: skip
 
 
 def analyse(result: TrainResult, frames: int = 24, light: bool = False) -> tuple[dict, dict[str, object]]:
@@ -114,6 +134,7 @@ def analyse(result: TrainResult, frames: int = 24, light: bool = False) -> tuple
             "decoder_filter_norm": _ms_axis(np.linalg.norm(p.dec_w, axis=2)),
             "encoder_filter_norm": _ms_axis(np.linalg.norm(p.enc_w, axis=2)),
             "encoder_roughness": float(A.roughness(p.enc_w).mean()),
+            "encoder_roughness_per_seed": A.roughness(p.enc_w).tolist(),
             "decoder_roughness": float(A.roughness(p.dec_w).mean()),
             "input_noise_mse": _ms(A.input_noise_mse(p, patches, 0.01)),
             "input_noise_increase": _ms(A.input_noise_mse(p, patches, 0.01) - mse),
@@ -135,17 +156,42 @@ def analyse(result: TrainResult, frames: int = 24, light: bool = False) -> tuple
         examples = {v.name: (result.of(v), 0) for v in patch_variants}
         figs["ablation_examples"] = A.ablation_examples_figure(examples, patches[1])
 
-    # ---- the 15-point model
+    # ---- the 15-point model; figures use the seed's own evaluation seed (22) when it was trained
+    ev = seeds.index(SEED_EVAL) if SEED_EVAL in seeds else 0
     full = result.of(full_v) if full_v is not None else None
     asm = A.assembly_mse(plain, full, curves)
-    m["assembly"] = {k: (_ms(v) if not k.endswith("_by_point") else np.asarray(v).tolist()) for k, v in asm.items()}
-    m["assembly"]["overlap_counts"] = A.overlap_counts(3, cfg.win).tolist()
+    m["assembly"] = {
+        k: (_ms(v) if not k.endswith(("_by_point", "_per_model")) else np.asarray(v).tolist())
+        for k, v in asm.items()
+        if not k.endswith("_per_model")
+    }
+    counts = A.overlap_counts(3, cfg.win)
+    edge = np.zeros(len(counts), bool)
+    edge[:3] = edge[-3:] = True
+    s_pm, h_pm = asm["sum_by_point_per_model"], asm["halve_by_point_per_model"]
+    m["assembly"]["sum_overlap_ratio_per_seed"] = (s_pm[:, counts > 1].mean(1) / s_pm[:, counts == 1].mean(1)).tolist()
+    m["assembly"]["halve_edge_ratio_per_seed"] = (h_pm[:, edge].mean(1) / h_pm[:, ~edge].mean(1)).tolist()
+    m["assembly"]["overlap_counts"] = counts.tolist()
     m["assembly"]["halving_scale"] = A.halving_scale(cfg.win).tolist()
+    m["assembly"]["figure_seed"] = seeds[ev]
     if full_v is not None:
         m["full_model"] = {
             "final_train_loss": _ms(result.losses[result.index(full_v), result.epochs_done - 1]),
         }
-    figs["assembly"] = A.assembly_figure(plain, 0, full, 0 if full is not None else None, curves[3], asm)
+    figs["assembly"] = A.assembly_figure(plain, ev, full, ev if full is not None else None, curves[3], asm)
+
+    # ---- the seed's own §5 evaluation loop (eval_model(22)), its §4.2 and §5.2 figures
+    runs = {"as is": seed_eval_loop(plain, ev, curves), "halved taps": seed_eval_loop(plain, ev, curves, halve=True)}
+    m["seed_eval"] = {
+        "seed": seeds[ev],
+        "as_is": {k: v for k, v in runs["as is"].items() if k != "examples"},
+        "halved": {k: v for k, v in runs["halved taps"].items() if k != "examples"},
+    }
+    figs["seed_eval"] = seed_eval_figure(runs, seeds[ev])
+    figs["output_vs_label"] = output_vs_label_figure(plain, ev, patches, seeds[ev])
+    same = same_point_examples(patches)
+    m["same_point_examples"] = same
+    figs["same_point"] = same_point_figure(patches, same)
 
     # ---- animations: the plain model of the first seed, each component, then all at once
     if frames:
@@ -153,128 +199,15 @@ def analyse(result: TrainResult, frames: int = 24, light: bool = False) -> tuple
             figs[f"anim_{'all' if comp is None else comp + 1}"] = A.animation_frames(plain, 0, comp, n_frames=frames)
     m["patch_mse"] = {v.name: m["variants"][v.name]["patch_mse"]["per_seed"] for v in patch_variants}
     m["claims"] = claims(m)
+    m["notes"] = [
+        "The seed's §4.2 text says its loss plot shows '10 experiments with different seeds'; its code trains 5 "
+        f"seeds (11, 22, 33, 44, 55). This run trains {len(seeds)} seeds: {', '.join(map(str, seeds))}."
+    ]
     return m, figs
 
 
 def _ms_axis(a: np.ndarray) -> dict:
     return {"mean": a.mean(axis=0).tolist(), "std": a.std(axis=0).tolist(), "per_seed": a.tolist()}
-
-
-def claims(m: dict) -> list[dict]:
-    """The seed's claims, each with the numbers that confirm or refute it."""
-    out = []
-    vs = m["variants"]
-    plain = vs["plain"]
-
-    def add(claim: str, section: str, verdict: str, numbers: str) -> None:
-        out.append({"claim": claim, "section": section, "verdict": verdict, "numbers": numbers})
-
-    pm = plain["patch_mse"]["mean"]
-    add(
-        "The 7-point autoencoder trains to a loss below 1e-4",
-        "4.2",
-        "confirmed" if pm <= 1e-4 else "refuted",
-        f"patch MSE {pm:.2e} ± {plain['patch_mse']['std']:.1e}, final training loss "
-        f"{plain['final_train_loss']['mean']:.2e} (mean ± std over seeds)",
-    )
-    sp = np.mean(plain["decoder_alignment"]["spread"])
-    raw = np.mean(plain["decoder_alignment"]["raw_spread"])
-    add(
-        "Different seeds give very different filters, even after compensating sign and order",
-        "4.5",
-        "confirmed" if sp > 0.25 else "refuted",
-        f"plain decoder filters: relative spread {raw:.2f} before alignment, {sp:.2f} after; matched |cos| "
-        f"{plain['decoder_alignment']['pairwise_cos']:.3f}",
-    )
-    abl = np.asarray(plain["ablation"]["mean"][1:])
-    ratio = abl.max() / abl.min()
-    add(
-        "In the plain model every code component matters about equally (zeroing any one costs about the same)",
-        "5.1",
-        "confirmed" if ratio < 3 else "refuted",
-        "plain, MSE with component 1/2/3 zeroed: " + ", ".join(f"{x:.2e}" for x in abl) + f" (max/min {ratio:.1f})",
-    )
-    for v in vs.values():
-        if v["kind"] == "code":
-            sp_n = np.asarray(v["decoder_alignment"]["spread"])
-            add(
-                f"Code noise ({v['noise']}: sigma {tuple(round(s, 8) for s in v['code_sigma'])}) makes the filter "
-                "sets consistent across seeds",
-                "5.1",
-                "confirmed" if sp_n.mean() < 0.5 * sp else ("partly" if sp_n.min() < 0.5 * sp else "refuted"),
-                f"relative spread after alignment per channel {', '.join(f'{x:.2f}' for x in sp_n)} (plain: {sp:.2f}); "
-                f"matched |cos| {v['decoder_alignment']['pairwise_cos']:.3f} (plain "
-                f"{plain['decoder_alignment']['pairwise_cos']:.3f})",
-            )
-            a = np.asarray(v["ablation"]["mean"][1:])
-            order = np.argsort(a)
-            add(
-                f"With code noise ({v['noise']}), zeroing the noisiest component costs the least "
-                "(the components are ordered by importance, like PCA)",
-                "5.1",
-                "confirmed" if order[0] == 0 else "refuted",
-                f"MSE with component 1/2/3 zeroed: {', '.join(f'{x:.2e}' for x in a)}; least costly first: "
-                + " < ".join(str(i + 1) for i in order),
-            )
-            dn = np.asarray(v["decoder_filter_norm"]["mean"])
-            add(
-                f"With code noise ({v['noise']}) the filter of the noisiest component has the smallest magnitude",
-                "5.1",
-                "confirmed" if np.argmin(dn) == 0 else "refuted",
-                "decoder filter norms per component " + ", ".join(f"{x:.3f}" for x in dn),
-            )
-        if v["kind"] == "code+input":
-            base = vs.get(f"code/{v['noise']}")
-            if base is not None:
-                r0, r1 = base["encoder_roughness"], v["encoder_roughness"]
-                add(
-                    f"Input noise (0.01) makes the encoder filters smooth ({v['noise']})",
-                    "5.2",
-                    "confirmed" if r1 < 0.5 * r0 else "refuted",
-                    f"encoder roughness (mean squared 2nd difference / mean square) {r0:.2f} without input noise, "
-                    f"{r1:.2f} with; plain {plain['encoder_roughness']:.2f}",
-                )
-            en = np.asarray(v["encoder_filter_norm"]["mean"])
-            add(
-                f"With input noise the noisiest component's encoder filter becomes the largest ({v['noise']})",
-                "5.2",
-                "confirmed" if np.argmax(en) == 0 else "refuted",
-                "encoder filter norms per component " + ", ".join(f"{x:.2f}" for x in en),
-            )
-            if base is not None:
-                d0, d1 = base["input_noise_increase"]["mean"], v["input_noise_increase"]["mean"]
-                add(
-                    f"Input noise makes the encoder less sensitive to noisy inputs ({v['noise']})",
-                    "5.2",
-                    "confirmed" if d1 < d0 else "refuted",
-                    f"MSE added by N(0, 0.01²) input noise: {d1:.2e} with input-noise training, {d0:.2e} without "
-                    f"(plain {plain['input_noise_increase']['mean']:.2e})",
-                )
-    asm = m["assembly"]
-    by = {k: np.asarray(asm[k + "_by_point"]) for k in ("sum", "halve", "exact")}
-    counts = np.asarray(asm["overlap_counts"])
-    interior = counts > 1
-    add(
-        "Running the patch model on the 15-point curve doubles the overlapping points",
-        "5 (full model)",
-        "confirmed" if by["sum"][interior].mean() > 10 * by["sum"][~interior].mean() else "refuted",
-        f"MSE {asm['sum']['mean']:.2e}; at overlapping points {by['sum'][interior].mean():.2e}, elsewhere "
-        f"{by['sum'][~interior].mean():.2e}",
-    )
-    edge = np.zeros_like(interior)
-    edge[:3] = edge[-3:] = True
-    add(
-        "Halving the overlapping taps fixes the overlaps but breaks the boundary points",
-        "5 (full model)",
-        "confirmed" if by["halve"][edge].mean() > 10 * by["halve"][~edge].mean() else "refuted",
-        f"MSE {asm['halve']['mean']:.2e}; first/last three points {by['halve'][edge].mean():.2e}, the rest "
-        f"{by['halve'][~edge].mean():.2e}",
-    )
-    txt = f"exact fix (÷ overlap count) MSE {asm['exact']['mean']:.2e}"
-    if "end-to-end" in asm:
-        txt += f"; 15-point model trained end to end {asm['end-to-end']['mean']:.2e}"
-    add("(tconv) Dividing by the overlap-count map removes both errors", "5 (full model)", "result", txt)
-    return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -301,7 +234,24 @@ def save_figures(figs: dict[str, object], out: Path) -> dict[str, Path]:
 
 
 def _fmt_ms(d: dict) -> str:
+    if "ci95" in d:
+        return f"{d['mean']:.2e} [{d['ci95'][0]:.2e}, {d['ci95'][1]:.2e}]"
     return f"{d['mean']:.2e} ± {d['std']:.1e}"
+
+
+def training_text(m: dict) -> str:
+    """How the models were trained in this process, saying where a resumed run started."""
+    cfg, t = m["config"], m["timing"]
+    n_models = len(cfg["seeds"]) * len(cfg["variants"])
+    r, e = t.get("resumed_from_epoch", 0), cfg["epochs"]
+    if r >= e:
+        return (f"resumed from epoch {r} of {e}: the checkpoint was complete, nothing was trained in this run "
+                f"(analysis only)")  # fmt: skip
+    did = f"trained {n_models} models × {e} epochs in {t['train_seconds']:.1f} s"
+    if r:
+        did = (f"resumed from epoch {r}: trained epochs {r + 1}-{e} of {n_models} models in "
+               f"{t['train_seconds']:.1f} s (the first {r} epochs ran in an earlier process)")  # fmt: skip
+    return f"{did} (load average {t['load_before']})"
 
 
 def render_html(m: dict, files: dict[str, Path], base: Path, embed: bool = False) -> str:
@@ -321,16 +271,22 @@ def render_html(m: dict, files: dict[str, Path], base: Path, embed: bool = False
         "<style>.bz td{text-align:left} .bz td:first-child{white-space:nowrap}</style><div class='bz'>",
         f"<p>Seed 002's Bezier-curve autoencoder: {len(cfg['seeds'])} seeds × {len(cfg['variants'])} settings "
         f"({', '.join(cfg['variants'])}), {cfg['epochs']} epochs, batch {cfg['batch']}, Adam lr {cfg['lr']}, "
-        f"{cfg['n_samples']} curves (data seed {cfg['data_seed']}), all models trained together in "
-        f"{m['timing']['train_seconds']:.1f} s (load average {m['timing']['load_before']}).</p>",
+        f"{cfg['n_samples']} curves (data seed {cfg['data_seed']}), all models trained together: "
+        f"{html.escape(training_text(m))}.</p>",
         "<h3>The seed's claims</h3>",
+        "<p class='muted'>Numbers are mean [95% interval] over seeds. A verdict is <i>confirmed</i> when the "
+        "interval lies wholly on the claimed side of the stated threshold, <i>refuted</i> when wholly on the other "
+        "side, and <i>not shown</i> when it straddles the threshold.</p>",
         table_html(
-            ["§", "claim", "verdict", "numbers"],
-            [[c["section"], c["claim"], c["verdict"], c["numbers"]] for c in m["claims"]],
-        ),
+            ["§", "claim", "verdict", "numbers", "test and threshold"],
+            [[c["section"], c["claim"], c["verdict"], c["numbers"],
+              f"{c['test']}; {c['threshold']} (n = {c['n_seeds']} seeds)"] for c in m["claims"]],
+        ),  # fmt: skip
+        "".join(f"<p class='muted'>{html.escape(t)}</p>" for t in m.get("notes", [])),
         "<h3>Data and training</h3>",
         img("data", "data"),
         img("loss", "loss curves"),
+        img("output_vs_label", "output against label"),
     ]
     rows = []
     for name, v in m["variants"].items():
@@ -376,11 +332,28 @@ def render_html(m: dict, files: dict[str, Path], base: Path, embed: bool = False
         tag = name.replace("/", "_").replace("+", "_")
         parts += [img(f"dec_filters_{tag}", name), img(f"dec_aligned_{tag}", name), img(f"enc_filters_{tag}", name)]
     parts += ["<h3>Ablation</h3>", img("ablation", "ablation"), img("ablation_examples", "ablation examples")]
+    parts += [
+        "<h3>§5.2: the data is too perfect</h3>",
+        "<p>Patches that share one point's value to within 0.001 and differ everywhere else: on noise-free "
+        "data such tiny exact differences carry information, which input noise takes away.</p>",
+        img("same_point", "same point"),
+    ]
     asm = m["assembly"]
     parts.append("<h3>The full 15-point model</h3>")
     rows = [[k, _fmt_ms(asm[k])] for k in ("sum", "halve", "exact", "end-to-end") if k in asm]
-    parts.append(table_html(["assembly", "15-point MSE"], rows))
+    parts.append(table_html(["assembly", "15-point MSE, mean [95% interval]"], rows))
+    parts.append(f"<p>One curve through model seed {asm.get('figure_seed', cfg['seeds'][0])}'s assembly:</p>")
     parts.append(img("assembly", "assembly"))
+    se = m.get("seed_eval")
+    if se:
+        a, h = se["as_is"], se["halved"]
+        parts.append(
+            f"<p>The seed's own §5 loop, <code>eval_model({se['seed']})</code>, ported as written: it prints "
+            f"{a['printed']:.3g} where the MSE over every curve is {a['true_mse']:.3g} ({h['printed']:.3g} vs "
+            f"{h['true_mse']:.3g} after halving), because it adds the losses of the first {a['batches_summed']} "
+            f"batches only (the ones it plots) and divides by all {a['divided_by']}.</p>"
+        )
+        parts.append(img("seed_eval", "seed eval"))
     parts.append("</div>")
     return "\n".join(p for p in parts if p)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -332,6 +333,14 @@ def _loss_text(cfg: TrainConfig, losses: np.ndarray, epoch: int) -> str:
     return "loss " + " ".join(parts)
 
 
+def _say(text: str, plain: bool, bar) -> None:
+    """One progress line: on stderr when there is no terminal, above the bar otherwise."""
+    if plain:
+        print(text, file=sys.stderr, flush=True)
+    else:
+        bar.console.print(text)
+
+
 def train(
     cfg: TrainConfig,
     out_dir: str | Path | None = None,
@@ -432,7 +441,12 @@ def train(
         disable=not progress,
         transient=False,
     )
+    # without a terminal the bar stays silent: plain lines every tenth of the run instead
+    lines = progress and not bar.console.is_terminal
+    if progress and resumed_from:
+        _say(f"bezier: resuming from epoch {resumed_from} of {cfg.epochs} ({ckpt})", lines, bar)
     t0 = time.perf_counter()
+    next_line = epoch + max(1, cfg.epochs // 10)
     try:
         with bar:
             task = bar.add_task(f"{m} models", total=cfg.epochs, completed=epoch, loss=_loss_text(cfg, losses, epoch))
@@ -452,6 +466,14 @@ def train(
                     arrays = {"params": flat, "m1": m1, "m2": m2, "steps": steps, "losses": losses}
                     _save_checkpoint(ckpt, cfg, epoch, arrays, ch.rng_states)
                 bar.update(task, completed=epoch, loss=_loss_text(cfg, losses, epoch))
+                if lines and (epoch >= next_line or epoch == end):
+                    next_line = epoch + max(1, cfg.epochs // 10)
+                    _say(
+                        f"bezier: epoch {epoch}/{cfg.epochs}, {time.perf_counter() - t0:.0f} s, "
+                        f"{_loss_text(cfg, losses, epoch)}",
+                        lines,
+                        bar,
+                    )
                 if on_chunk is not None:
                     on_chunk(epoch, losses)
     finally:

@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
         from ..bezier.report import PRESETS  # noqa: PLC0415
         from ..bezier.report import preset as make_preset  # noqa: PLC0415
         from ..bezier.report import run as run_experiment  # noqa: PLC0415
+        from ..bezier.report import training_text  # noqa: PLC0415
         from ..errors import ConfigError  # noqa: PLC0415
 
         cfg = make_preset(preset, seeds or None, noise or None)
@@ -46,13 +47,18 @@ def register(app: typer.Typer) -> None:
         n_frames = PRESETS[preset]["frames"] if frames is None else frames
         res = run_experiment(cfg, out, resume=resume, progress=not quiet, frames=n_frames)
         m = res.metrics
-        typer.echo(
-            f"trained {len(cfg.models)} models × {cfg.epochs} epochs in {m['timing']['train_seconds']:.1f} s "
-            f"(load {m['timing']['load_before']})"
-        )
+        typer.echo(training_text(m))
+        n = len(cfg.seeds)
         for name, v in m["variants"].items():
-            typer.echo(f"  {name:24s} patch MSE {v['patch_mse']['mean']:.3e} ± {v['patch_mse']['std']:.1e}")
+            lo, hi = v["patch_mse"]["ci95"]
+            typer.echo(f"  {name:24s} patch MSE {v['patch_mse']['mean']:.3e} [95% CI {lo:.3e}, {hi:.3e}, n={n}]")
         for k in ("sum", "halve", "exact", "end-to-end"):
             if k in m["assembly"]:
-                typer.echo(f"  15-point {k:15s} MSE {m['assembly'][k]['mean']:.3e}")
+                lo, hi = m["assembly"][k]["ci95"]
+                typer.echo(f"  15-point {k:15s} MSE {m['assembly'][k]['mean']:.3e} [95% CI {lo:.3e}, {hi:.3e}]")
+        se = m["seed_eval"]
+        typer.echo(
+            f"  the seed's eval_model({se['seed']}) prints {se['as_is']['printed']:.3e} "
+            f"(true MSE {se['as_is']['true_mse']:.3e})"
+        )
         typer.echo(f"wrote {res.out_dir / 'index.html'} and {res.out_dir / 'metrics.json'}")
