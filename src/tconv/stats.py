@@ -106,9 +106,7 @@ def proportion_ci(k: int, n: int) -> Interval:
     return Interval(k / n, lo, hi, int(n), "clopper-pearson")
 
 
-def bootstrap_ci(
-    stat: Callable[[np.ndarray], float], n: int, resamples: int = 2000, seed: int = 0
-) -> Interval:
+def bootstrap_ci(stat: Callable[[np.ndarray], float], n: int, resamples: int = 2000, seed: int = 0) -> Interval:
     """A statistic of ``n`` seeds, ``stat(idx)`` for an index array (``arange(n)`` for the estimate), with a
     percentile bootstrap 95% interval: ``stat`` of ``resamples`` index arrays drawn with replacement.
 

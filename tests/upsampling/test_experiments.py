@@ -130,3 +130,34 @@ def test_tour_section(tmp_path, monkeypatch) -> None:
     assert res["quick"] is True and res["seed"] == 0 and len(res["super_resolution"]["rows"]) == len(ex.SR_RUNS)
     for name in ("overlap", "comparison", "init_vs_trained", "super_resolution", "gradients"):
         assert (tmp_path / "upsampling" / f"{name}.png").exists()
+
+
+def test_no_transposed_convolution_unpools_but_one_copies() -> None:
+    """The best least-squares k2 s2 kernel cannot reproduce unpooling (it writes the same kernel whatever the
+    switches), except when every switch sits at the same position of its window; a kernel of ones copies."""
+    rng = np.random.default_rng(1)
+    img = rng.random((16, 16)).astype(np.float32)
+    assert ex.unpool_tconv_error(img) > 0.6
+    same_phase = img.copy()
+    same_phase[::2, ::2] += 2.0  # every window's max at its top-left
+    assert ex.unpool_tconv_error(same_phase) < 1e-5
+    # copying is a transposed convolution: the least-squares fit to the copy is exact
+    x = torch.from_numpy(img)[None, None]
+    pooled = F.max_pool2d(x, 2)
+    copy = F.interpolate(pooled, scale_factor=2, mode="nearest")
+    w, b = ex._least_squares_tconv(pooled, copy, 2, 2)
+    np.testing.assert_allclose(w[0, 0].numpy(), np.ones((2, 2)), atol=1e-5)
+    assert abs(b) < 1e-5
+
+
+def test_best_kernels_are_fitted_on_other_photos() -> None:
+    """The k4 kernel that compare_on_image applies is the least-squares fit on FIT_IMAGES, not on the scored image:
+    a one-pixel image (pooled: one 1) reads the kernel and the bias back out of its output."""
+    delta = np.zeros((16, 16), np.float32)
+    delta[8, 8] = 1.0
+    out = ex.compare_on_image(delta)["tconv k4 (least squares)"]
+    hi = [torch.from_numpy(ex._photo_crop(n))[None, None] for n in ex.FIT_IMAGES]
+    w, b = ex._least_squares_tconv([F.max_pool2d(h, 2) for h in hi], hi, 4, 2)
+    assert out[0, 0] == pytest.approx(b, abs=1e-5)
+    np.testing.assert_allclose(out[7:11, 7:11] - b, w[0, 0].numpy(), atol=1e-5)
+    assert set(ex.FIT_IMAGES).isdisjoint({"camera", "astronaut"})

@@ -157,14 +157,39 @@ def test_checkerboard_score_is_the_variance_of_the_phase_means(s: int, seed: int
     crop = y[: 4 * s, : 3 * s]
     tile = np.tile(phase_means(y, s), (4, 3))
     periodic_var = np.mean((tile - crop.mean()) ** 2)  # Parseval: energy at the stride harmonics
-    assert checkerboard_score(y, s) == pytest.approx(periodic_var / crop.var())
-    assert ripple(y, s) == pytest.approx(math.sqrt(periodic_var) / crop.mean())
+    energy = np.mean(crop**2)
+    assert checkerboard_score(y, s, of="variance") == pytest.approx(periodic_var / crop.var())
+    assert checkerboard_score(y, s) == pytest.approx(periodic_var / energy)
+    assert ripple(y, s) == pytest.approx(math.sqrt(periodic_var / energy))
+    # defined and equal for zero-mean signals: the mean does not enter the periodic part
+    z = crop - crop.mean()
+    assert ripple(z, s) == pytest.approx(math.sqrt(periodic_var / crop.var()))
 
 
 def test_scores_of_count_maps() -> None:
-    assert ripple(np.tile(interior_pattern(Layer(3, 2)), 8).astype(float), 2, dims=1) == pytest.approx(1 / 3)
-    assert checkerboard_score(np.tile(interior_pattern(Layer(3, 2), 2), (4, 4)), 2) == pytest.approx(1.0)
+    assert ripple(np.tile(interior_pattern(Layer(3, 2)), 8).astype(float), 2, dims=1) == pytest.approx(
+        math.sqrt(0.25 / 2.5)
+    )
+    cb = np.tile(interior_pattern(Layer(3, 2), 2), (4, 4)).astype(float)
+    assert checkerboard_score(cb, 2, of="variance") == pytest.approx(1.0)
+    assert checkerboard_score(cb, 2) == pytest.approx(ripple(cb, 2) ** 2)
     assert ripple(np.ones((8, 8)), 2) == 0.0
+    assert ripple(np.zeros((8, 8)), 2) == 0.0
+    assert ripple(np.tile([[1.0, -1.0], [-1.0, 1.0]], (4, 4)), 2) == pytest.approx(1.0)
+
+
+def test_checkerboard_score_is_graded_on_a_flat_input() -> None:
+    """A faint pattern on a flat image scores little and a strong one more (the variance share is 1 for both)."""
+    flat = np.full((16, 16), 0.5)
+    pattern = np.tile([[1.0, -1.0], [-1.0, 1.0]], (8, 8))
+    scores = [checkerboard_score(flat + a * pattern, 2) for a in (0.0, 1e-3, 1e-2, 1e-1)]
+    assert scores[0] == 0.0
+    assert scores[1] < scores[2] < scores[3] < 1
+    assert scores[1] == pytest.approx(1e-6 / (0.25 + 1e-6))
+    for a in (1e-3, 1e-1):
+        assert checkerboard_score(flat + a * pattern, 2, of="variance") == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="of="):
+        checkerboard_score(flat, 2, of="bogus")
     with pytest.raises(ConfigError, match="stride"):
         checkerboard_score(np.ones((3, 3)), 4)
 
@@ -315,3 +340,23 @@ def test_strided_conv_gradient_is_the_count_map() -> None:
     stack = [Layer(3, 2, 1, 1, p.output_padding[0]) for p in reversed(plans)]
     np.testing.assert_array_equal(g3, count_map(stack, plans[-1].in_size[0], dims=2))
     assert input_gradient(strided_net("k4s2"), torch.rand(1, 1, 16, 16)).shape == (16, 16)
+
+
+def test_different_layers_can_cancel_in_a_stack() -> None:
+    """Stacking the same uneven layer multiplies its unevenness; k3 s2 followed by k4 s2 p1 is flat inside (the
+    count map checked against torch's transposed convolutions of ones, applied one after the other)."""
+    import torch
+
+    from tconv.upsampling import CANCELLING_STACK
+
+    assert interior_pattern(CANCELLING_STACK).tolist() == [3, 3, 3, 3]
+    assert interior_pattern(list(CANCELLING_STACK)[::-1]).tolist() == [4, 2, 4, 2]
+    assert interior_pattern([Layer(3, 2, 1, 1, 1)] * 2).tolist() == [3, 2, 3, 1]  # the same layer twice: 3x uneven
+    y = torch.ones(1, 1, 6)
+    for layer in CANCELLING_STACK:
+        y = torch.nn.functional.conv_transpose1d(
+            y, torch.ones(1, 1, layer.kernel_size), stride=layer.stride, padding=layer.padding,
+            output_padding=layer.output_padding,
+        )  # fmt: skip
+    assert count_map(CANCELLING_STACK, 6).tolist() == y[0, 0].round().int().tolist()
+    assert set(y[0, 0, 4:-4].tolist()) == {3.0}

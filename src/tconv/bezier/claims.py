@@ -16,7 +16,15 @@ import numpy as np
 
 from ..stats import Interval, bootstrap_ci, mean_ci, proportion_ci, verdict
 
-__all__ = ["claims", "mean_over_pairs", "SAME_SHAPE_COS", "DIFFERENT_COS", "ALWAYS_SHARE"]
+__all__ = [
+    "claims",
+    "verdict_stability",
+    "subset_metrics",
+    "mean_over_pairs",
+    "SAME_SHAPE_COS",
+    "DIFFERENT_COS",
+    "ALWAYS_SHARE",
+]
 
 #: matched |cos| below this counts as "very different filters" (an angle of about 25 degrees)
 DIFFERENT_COS = 0.9
@@ -83,7 +91,8 @@ def claims(m: dict) -> list[dict]:
         "In the plain model every code component matters about equally (zeroing any one costs about the same)",
         "5.1",
         verdict(ratio, "<", 3.0),
-        "MSE with component 1/2/3 zeroed " + ", ".join(f"{x:.2e}" for x in abl.mean(axis=0))
+        "MSE with component 1/2/3 zeroed "
+        + ", ".join(f"{x:.2e}" for x in abl.mean(axis=0))
         + f"; per-seed max/min {_ci(ratio)} (geometric {note})",
         "t-interval of log(max/min) of the three ablation costs per seed",
         "confirmed if the interval is below 3, refuted if above",
@@ -151,7 +160,8 @@ def _code_claims(v: dict, plain: dict, n: int, note: str, add) -> None:
         f"With code noise ({v['noise']}) zeroing the noisiest component costs the least (ordered like PCA)",
         "5.1",
         _prop_verdict(pr1),
-        "zeroing component 1/2/3 costs " + ", ".join(f"{x:.2e}" for x in abl.mean(axis=0))
+        "zeroing component 1/2/3 costs "
+        + ", ".join(f"{x:.2e}" for x in abl.mean(axis=0))
         + f"; component 1 cheapest in {pr1.text()}; full order 1 < 2 < 3 in {pro.text()}",
         "Clopper-Pearson interval of the share of seeds where zeroing component 1 costs the least",
         f"confirmed if the lower bound is at least {ALWAYS_SHARE}, refuted if the upper bound is below 0.5",
@@ -188,9 +198,11 @@ def _input_claims(v: dict, base: dict | None, plain: dict, n: int, note: str, ad
     en = np.asarray(v["encoder_filter_norm"]["per_seed"])
     k = int(np.sum(np.argmax(en, axis=1) == 0))
     pr = proportion_ci(k, n)
-    nums = f"with input noise, filter 1 is the largest in {pr.text()} (norms " + ", ".join(
-        f"{x:.3g}" for x in en.mean(axis=0)
-    ) + ")"
+    nums = (
+        f"with input noise, filter 1 is the largest in {pr.text()} (norms "
+        + ", ".join(f"{x:.3g}" for x in en.mean(axis=0))
+        + ")"
+    )
     vd = _prop_verdict(pr)
     if base is not None:
         e0 = np.asarray(base["encoder_filter_norm"]["per_seed"])
@@ -198,7 +210,8 @@ def _input_claims(v: dict, base: dict | None, plain: dict, n: int, note: str, ad
         pr0 = proportion_ci(k0, n)
         change = mean_ci(en[:, 0] / e0[:, 0], log=True)
         nums += (
-            f"; with code noise only, in {pr0.text()} (norms " + ", ".join(f"{x:.3g}" for x in e0.mean(axis=0))
+            f"; with code noise only, in {pr0.text()} (norms "
+            + ", ".join(f"{x:.3g}" for x in e0.mean(axis=0))
             + f"); filter 1's norm ratio (code + input) / (code only) {_ci(change)}"
         )
         if vd == "confirmed" and _prop_verdict(pr0) == "confirmed":
@@ -267,3 +280,37 @@ def _assembly_claims(m: dict, n: int, note: str, add) -> None:
             "the seed's loop ported as written, against the MSE over every curve",
             "-",
         )
+
+
+def subset_metrics(m: dict, idx: list[int]) -> dict:
+    """The metrics restricted to the seeds at positions ``idx`` (per-seed values, pair matrices, alignments as
+    computed with every seed), for checking that a verdict does not change with the number of seeds."""
+    idx = list(idx)
+
+    def cut(x):
+        if isinstance(x, dict):
+            out = {}
+            for k, v in x.items():
+                if k == "pair_cos":
+                    out[k] = np.asarray(v)[np.ix_(idx, idx)].tolist()
+                elif k in ("per_seed", "perm", "sign", "cos_per_seed") or k.endswith("_per_seed"):
+                    out[k] = [v[i] for i in idx]
+                else:
+                    out[k] = cut(v)
+            return out
+        return x
+
+    sub = {k: cut(v) for k, v in m.items() if k in ("variants", "assembly", "seed_eval")}
+    sub["seeds"] = [m["seeds"][i] for i in idx]
+    return sub
+
+
+def verdict_stability(m: dict, sizes: tuple[int, ...] = (5, 10)) -> list[dict]:
+    """Each claim's verdict with the first ``n`` seeds for every ``n`` in ``sizes`` (and with all of them)."""
+    n_all = len(m["seeds"])
+    sizes = tuple(n for n in sizes if 2 <= n < n_all) + (n_all,)
+    runs = {n: claims(subset_metrics(m, list(range(n)))) for n in sizes}
+    return [
+        {"claim": c["claim"], "section": c["section"], "verdicts": {str(n): runs[n][i]["verdict"] for n in sizes}}
+        for i, c in enumerate(runs[n_all])
+    ]

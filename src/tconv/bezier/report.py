@@ -18,10 +18,10 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..files import atomic_path, save_figure, write_json, write_text
-from . import analysis as A
-from .data import crop_starts, make_dataset, make_patches
 from ..stats import mean_ci
-from .claims import claims
+from . import analysis as A
+from .claims import claims, verdict_stability
+from .data import crop_starts, make_dataset, make_patches
 from .seedeval import seed_eval_loop
 from .seedfigs import output_vs_label_figure, same_point_examples, same_point_figure, seed_eval_figure
 from .train import NOISE_SETTINGS, TrainConfig, TrainResult, train, variants_for
@@ -39,6 +39,7 @@ __all__ = [
     "render_html",
     "save_figures",
     "training_text",
+    "claims_markdown",
 ]
 
 #: ``seed``: the seed's protocol (5 seeds × 5000 epochs, batch 128, Adam 1e-4); ``fast``: the same cut to 300 epochs
@@ -199,6 +200,7 @@ def analyse(result: TrainResult, frames: int = 24, light: bool = False) -> tuple
             figs[f"anim_{'all' if comp is None else comp + 1}"] = A.animation_frames(plain, 0, comp, n_frames=frames)
     m["patch_mse"] = {v.name: m["variants"][v.name]["patch_mse"]["per_seed"] for v in patch_variants}
     m["claims"] = claims(m)
+    m["verdict_stability"] = verdict_stability(m)
     m["notes"] = [
         "The seed's §4.2 text says its loss plot shows '10 experiments with different seeds'; its code trains 5 "
         f"seeds (11, 22, 33, 44, 55). This run trains {len(seeds)} seeds: {', '.join(map(str, seeds))}."
@@ -279,10 +281,19 @@ def render_html(m: dict, files: dict[str, Path], base: Path, embed: bool = False
         "side, and <i>not shown</i> when it straddles the threshold.</p>",
         table_html(
             ["§", "claim", "verdict", "numbers", "test and threshold"],
-            [[c["section"], c["claim"], c["verdict"], c["numbers"],
-              f"{c['test']}; {c['threshold']} (n = {c['n_seeds']} seeds)"] for c in m["claims"]],
+            [
+                [
+                    c["section"],
+                    c["claim"],
+                    c["verdict"],
+                    c["numbers"],
+                    f"{c['test']}; {c['threshold']} (n = {c['n_seeds']} seeds)",
+                ]
+                for c in m["claims"]
+            ],
         ),  # fmt: skip
         "".join(f"<p class='muted'>{html.escape(t)}</p>" for t in m.get("notes", [])),
+        _stability_html(m, table_html),
         "<h3>Data and training</h3>",
         img("data", "data"),
         img("loss", "loss curves"),
@@ -356,6 +367,41 @@ def render_html(m: dict, files: dict[str, Path], base: Path, embed: bool = False
         parts.append(img("seed_eval", "seed eval"))
     parts.append("</div>")
     return "\n".join(p for p in parts if p)
+
+
+def _stability_html(m: dict, table_html) -> str:
+    """Each verdict with the first 5, 10, ... seeds: a verdict that changes with the number of seeds is not stable."""
+    st = m.get("verdict_stability")
+    if not st or len(st[0]["verdicts"]) < 2:
+        return ""
+    sizes = list(st[0]["verdicts"])
+    rows = [[s["section"], s["claim"], *[s["verdicts"][n] for n in sizes]] for s in st]
+    return "<p>Verdicts with the first n seeds (is the verdict stable?):</p>" + table_html(
+        ["§", "claim", *[f"n = {n}" for n in sizes]], rows
+    )
+
+
+def claims_markdown(m: dict) -> str:
+    """The claims table (and the verdict-stability table) as Markdown, for docs/bezier.md.
+
+    >>> claims_markdown({"claims": [], "seeds": [11]}).splitlines()[0]
+    '| § | claim | verdict | numbers: mean [95% interval] | test; threshold |'
+    """
+    lines = [
+        "| § | claim | verdict | numbers: mean [95% interval] | test; threshold |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for c in m["claims"]:
+        cells = [c["section"], c["claim"], f"**{c['verdict']}**", c["numbers"], f"{c['test']}; {c['threshold']}"]
+        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
+    st = m.get("verdict_stability")
+    if st and len(st[0]["verdicts"]) > 1:
+        sizes = list(st[0]["verdicts"])
+        lines += ["", "| § | claim | " + " | ".join(f"n = {n}" for n in sizes) + " |",
+                  "| --- | --- | " + " | ".join("---" for _ in sizes) + " |"]  # fmt: skip
+        for s_ in st:
+            lines.append(f"| {s_['section']} | {s_['claim']} | " + " | ".join(s_["verdicts"][n] for n in sizes) + " |")
+    return "\n".join(lines)
 
 
 def _page(title: str, body: str) -> str:

@@ -108,6 +108,8 @@ def same_point_figure(patches: np.ndarray, examples: list[dict], point: int = 3)
         )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("§5.2: patches that share one point's value (noise-free data: tiny differences are exact)", fontsize=10)
+    fig.suptitle(
+        "§5.2: patches that share one point's value (noise-free data: tiny differences are exact)", fontsize=10
+    )
     fig.tight_layout()
     return fig

@@ -33,10 +33,9 @@ def register(app: typer.Typer) -> None:
         """
         from dataclasses import replace  # noqa: PLC0415
 
-        from ..bezier.report import PRESETS  # noqa: PLC0415
+        from ..bezier.report import PRESETS, training_text  # noqa: PLC0415
         from ..bezier.report import preset as make_preset  # noqa: PLC0415
         from ..bezier.report import run as run_experiment  # noqa: PLC0415
-        from ..bezier.report import training_text  # noqa: PLC0415
         from ..errors import ConfigError  # noqa: PLC0415
 
         cfg = make_preset(preset, seeds or None, noise or None)

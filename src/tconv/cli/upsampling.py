@@ -126,6 +126,9 @@ def register(app: typer.Typer) -> None:
         full: bool = typer.Option(False, "--full", help="The full run (1500 steps x 32) instead of the quick one."),
         steps: int = typer.Option(None, "--steps", help="Override the number of training steps."),
         seed: int = typer.Option(0, "--seed", help="Seed of data, batches and initialisations."),
+        seeds: list[int] = typer.Option(
+            None, "--seeds", help="Several seeds (repeat): mean and 95%% interval over them; resumable per seed."
+        ),
         methods: list[str] = typer.Option(None, "--method", help="Only these runs (labels or methods)."),
     ) -> None:
         """Train the small super-resolution model once per upsampler; print PSNR and checkerboard scores.
@@ -145,6 +148,20 @@ def register(app: typer.Typer) -> None:
             runs = tuple(r for r in ex.SR_RUNS if r.label in methods or r.method in methods)
             if not runs:
                 raise ConfigError("method", methods, f"must name runs among {[r.label for r in ex.SR_RUNS]}")
+        if seeds:
+            summ = ex.run_super_resolution_seeds(cfg, seeds, out, runs)
+            typer.echo(f"{'upsampler':22s} {'PSNR mean [95% CI]':>24s} {'vs best (paired)':>26s} {'flat ripple':>11s}")
+            for r in summ["rows"]:
+                p, vb = r["psnr"], r.get("vs_best")
+                vs = f"{vb['mean']:+.2f} [{vb['ci95'][0]:+.2f}, {vb['ci95'][1]:+.2f}]" if vb else "best"
+                typer.echo(
+                    f"{r['label']:22s} {p['mean']:7.2f} [{p['ci95'][0]:.2f}, {p['ci95'][1]:.2f}] {vs:>26s} "
+                    f"{r['flat_ripple']['mean']:11.2e}"
+                )
+            b = summ["bilinear_no_network"]
+            typer.echo(f"{'bilinear, no network':22s} {b['mean']:7.2f} [{b['ci95'][0]:.2f}, {b['ci95'][1]:.2f}]")
+            typer.echo(f"wrote {out}/summary.json ({len(summ['seeds'])} seeds, {cfg.steps} steps)")
+            return
         res = ex.run_super_resolution(cfg, runs)
         save_figure(ex.init_vs_trained_figure(res), out / "init_vs_trained.png")
         save_figure(ex.sr_figure(res), out / "super_resolution.png")
@@ -180,8 +197,10 @@ def register(app: typer.Typer) -> None:
         res = gradient_checkerboards(image, seeds=seeds)
         path = save_figure(gradient_figure(res), out)
         for k, v in res.items():
+            lo, hi = v["ci95"]
             typer.echo(
-                f"{k:10s} gradient-energy ripple {v['score']:.3f}   equal-weights max/min {v['uniform_ratio']:.3g}"
+                f"{k:10s} gradient-energy ripple {v['score']:.3f} [95% CI {lo:.3f}, {hi:.3f}; {v['n']} nets]   "
+                f"equal-weights max/min {v['uniform_ratio']:.3g}"
             )
         typer.echo(f"wrote {path}")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .overlap import (
+    CANCELLING_STACK,
     COMMON_CASES,
     Layer,
     OverlapStats,
@@ -52,6 +53,7 @@ __all__ = [
     "tconv_padding",
     "Layer",
     "COMMON_CASES",
+    "CANCELLING_STACK",
     "OverlapStats",
     "stack_plans",
     "count_map",
@@ -62,6 +64,7 @@ __all__ = [
     "overlap_table",
     "overlap_figure",
     "phase_means",
+    "sr_summary_markdown",
     "tour_section",
 ]
 
@@ -138,6 +141,59 @@ def sr_table_html(sr: dict[str, Any]) -> str:
     return table_html(header, body)
 
 
+def sr_summary_markdown(summary: dict[str, Any]) -> str:
+    """The multi-seed super-resolution table (from :func:`~tconv.upsampling.experiments.summarize_seeds`) as
+    Markdown: mean [95% interval] over seeds, and each run's paired PSNR difference from the best one.
+
+    >>> row = {"label": "a", "psnr": {"mean": 27.0, "ci95": [26.5, 27.5], "per_seed": [27.0]},
+    ...        "flat_ripple": {"mean": 0.0, "ci95": [0.0, 0.0]}, "flat_ripple_init": {"mean": 0.1, "ci95": [0.0, 0.2]},
+    ...        "phase_mse_ratio": {"mean": 1.05, "ci95": [1.0, 1.1]},
+    ...        "vs_bilinear": {"mean": 2.0, "ci95": [1.5, 2.5], "verdict": "above"}}
+    >>> summ = {"seeds": [0], "rows": [row], "best": "a", "bilinear_no_network": {"mean": 25.0, "ci95": [24.0, 26.0],
+    ...         "per_seed": [25.0]}}
+    >>> sr_summary_markdown(summ).splitlines()[2]
+    '| a | 27.00 | 27.00 [26.50, 27.50] | best | above: +2.00 [+1.50, +2.50] | 0.1 [0, 0.2] | 0 [0, 0] | 1.05 [1, 1.1] |'
+    """
+
+    def ci(d: dict[str, Any], fmt: str = ".3g") -> str:
+        return f"{d['mean']:{fmt}} [{d['ci95'][0]:{fmt}}, {d['ci95'][1]:{fmt}}]"
+
+    def diff(d: dict[str, Any]) -> str:
+        return f"{d['mean']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]"
+
+    lines = [
+        "| upsampler | PSNR per seed | PSNR mean [95% CI] | vs best (paired) | vs bilinear, no network (paired) "
+        "| flat ripple at init | flat ripple trained | phase MSE max/min |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in summary["rows"]:
+        vb = r.get("vs_best")
+        best = "best" if vb is None else f"{vb['verdict'].replace('confirmed', 'behind')}: {diff(vb)}"
+        lines.append(
+            f"| {r['label']} | {' / '.join(f'{v:.2f}' for v in r['psnr']['per_seed'])} | {ci(r['psnr'], '.2f')} "
+            f"| {best} | {r['vs_bilinear']['verdict']}: {diff(r['vs_bilinear'])} | {ci(r['flat_ripple_init'])} "
+            f"| {ci(r['flat_ripple'])} | {ci(r['phase_mse_ratio'])} |"
+        )
+    b = summary["bilinear_no_network"]
+    lines.append(
+        f"| bilinear, no network | {' / '.join(f'{v:.2f}' for v in b['per_seed'])} | {ci(b, '.2f')} | | | — | — | — |"
+    )
+    return "\n".join(lines)
+
+
+def _quick_note(sr: dict[str, Any]) -> str:
+    """Quick mode's warning, with this run's own evidence that its ranking is not the full run's."""
+    ref = sr["reference"]["bilinear, no network"]["psnr"]
+    below = [r["label"] for r in sr["rows"] if r["psnr"] < ref]
+    return (
+        "<p><b>Quick mode ranks differently from the full run: do not read a ranking from this table.</b> "
+        f"With {sr['config']['steps']} steps no model is trained enough: here {len(below)} of {len(sr['rows'])} "
+        f"trained models score below bilinear interpolation without a network ({ref:.2f} dB), which every model "
+        "beats in the full run. <code>tconv tour --full</code> trains 1500 steps of 32 (about five CPU-minutes "
+        "per seed); <code>docs/upsampling.md</code> gives the full run's numbers with 95% intervals over seeds.</p>"
+    )
+
+
 def tour_section(out_dir: Path, quick: bool = True) -> Any:
     """The tour's section: the overlap table and figure, seed 003's comparison, training per method, gradients."""
     from ..tour import Section, img_tag, table_html  # noqa: PLC0415
@@ -158,7 +214,9 @@ def tour_section(out_dir: Path, quick: bool = True) -> Any:
         "<h3>Overlap: the transposed convolution of ones</h3>",
         "<p>How many (input, tap) paths reach each output position. Flat when the kernel is a multiple of the "
         "stride (and the padding crops the ramps at the borders, e.g. k4 s2 p2); uneven otherwise. Seed 002's "
-        "window 7 / stride 4 gives 2, 2, 2, 1. Stacking multiplies the unevenness. &lsquo;holes&rsquo;: some "
+        "window 7 / stride 4 gives 2, 2, 2, 1. Stacking the <i>same</i> uneven layer multiplies the unevenness; "
+        "different layers can cancel it (k3 s2 then k4 s2 p1 is flat inside: 3 3 3 3; in the other order 4 2 4 2). "
+        "&lsquo;holes&rsquo;: some "
         "outputs receive nothing (k &lt; s, or dilation sharing the stride).</p>",
         overlap_table_html(res["overlap_table"]),
         img_tag(figs["overlap"], "count maps", width=900),
@@ -172,15 +230,11 @@ def tour_section(out_dir: Path, quick: bool = True) -> Any:
         f"<p>conv3&times;3 &rarr; upsampler &rarr; conv3&times;3 &rarr; conv3&times;3, {cfg['channels']} channels, "
         f"{cfg['steps']} Adam steps of {cfg['batch']} patches ({cfg['patch']} px) from {len(cfg['train_images'])} "
         f"photos, tested on {', '.join(cfg['test_images'])}; seed {cfg['seed']}. <b>Flat-input ripple</b>: the "
-        "model applied to a uniform grey image, RMS of its stride-periodic part over its mean (the output "
-        "spectrum's energy at the stride frequency relative to DC); <b>phase MSE max/min</b>: squared error "
+        "model applied to a uniform grey image, RMS of its stride-periodic part over the output's RMS (the share "
+        "of the output spectrum's energy at the stride frequencies, square-rooted); <b>phase MSE max/min</b>: squared error "
         "by sub-pixel position, worst over best.</p>",
         sr_table_html(sr),
-        "<p class='muted'>Quick mode trains for seconds, so its PSNRs are far from converged and can rank "
-        "differently; <code>tconv tour --full</code> trains 1500 steps of 32 (about five CPU-minutes), and "
-        "<code>docs/upsampling.md</code> records that run over three seeds.</p>"
-        if quick
-        else "",
+        _quick_note(sr) if quick else "",
         img_tag(figs["super_resolution"], "super-resolution scores"),
         img_tag(figs["init_vs_trained"], "outputs at init and trained"),
         "<h3>(d) Checkerboards in the gradients of strided convolutions</h3>",
@@ -189,8 +243,15 @@ def tour_section(out_dir: Path, quick: bool = True) -> Any:
         "squared gradient at period 8 (random weights and read-outs; k3 s1 + 2&times;2 average pool is the "
         "control):</p>",
         table_html(
-            ["net", "gradient-energy ripple", "equal-weights count max/min"],
-            [[k, f"{v['score']:.3f}", f"{v['uniform_ratio']:.3g}"] for k, v in grads.items()],
+            ["net", "gradient-energy ripple [95% bootstrap interval over random nets]", "equal-weights count max/min"],
+            [
+                [
+                    k,
+                    f"{v['score']:.3f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}], n = {v['n']}",
+                    f"{v['uniform_ratio']:.3g}",
+                ]
+                for k, v in grads.items()
+            ],
         ),
         img_tag(figs["gradients"], "gradient checkerboards"),
         "<p class='muted'>Timings (s): "

@@ -32,12 +32,15 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..ops.dispatch import conv_transpose
+from ..stats import bootstrap_ci
 from .overlap import Layer, checkerboard_score, interior_pattern, phase_means, ripple
 from .upsamplers import make_upsampler, max_pool_with_switches, tconv_padding
 
 __all__ = [
     "load_gray",
     "compare_on_image",
+    "unpool_tconv_error",
+    "FIT_IMAGES",
     "comparison_figure",
     "SRConfig",
     "SRRun",
@@ -46,6 +49,8 @@ __all__ = [
     "SRNet",
     "photo_patches",
     "run_super_resolution",
+    "run_super_resolution_seeds",
+    "summarize_seeds",
     "init_vs_trained_figure",
     "sr_figure",
     "GRADIENT_NETS",
@@ -130,25 +135,65 @@ def psnr(pred: np.ndarray | Tensor, target: np.ndarray | Tensor) -> float:
 # ----------------------------------------------------------------------------------------------------------------
 # (a) seed 003's figure on a real photo
 # ----------------------------------------------------------------------------------------------------------------
-def _least_squares_tconv(low: Tensor, high: Tensor, kernel_size: int, factor: int) -> tuple[Tensor, float]:
+def _least_squares_tconv(
+    low: Tensor | Sequence[Tensor], high: Tensor | Sequence[Tensor], kernel_size: int, factor: int
+) -> tuple[Tensor, float]:
     """The single-channel stride-``factor`` transposed convolution (kernel + bias) closest to ``high`` in L2.
 
     The output is linear in the kernel, so each tap's basis image (the layer with a one-hot kernel) is a column of a
-    least-squares problem.
+    least-squares problem. ``low`` / ``high`` may be lists of image pairs: one kernel is fitted to all of them.
     """
+    lows = [low] if isinstance(low, Tensor) else list(low)
+    highs = [high] if isinstance(high, Tensor) else list(high)
     p, _ = tconv_padding(kernel_size, factor)
-    size = tuple(high.shape[-2:])
-    cols = []
-    for t in range(kernel_size * kernel_size):
-        e = torch.zeros(1, 1, kernel_size * kernel_size, dtype=torch.float64)
-        e[0, 0, t] = 1
-        e = e.reshape(1, 1, kernel_size, kernel_size)
-        cols.append(conv_transpose(low.double(), e, stride=factor, padding=p, output_size=size).reshape(-1))
-    cols.append(torch.ones_like(cols[0]))
-    a = torch.stack(cols, dim=1)
-    sol = torch.linalg.lstsq(a, high.double().reshape(-1, 1)).solution[:, 0]
-    w = sol[:-1].reshape(1, 1, kernel_size, kernel_size).to(low.dtype)
+    blocks, targets = [], []
+    for lo, hi in zip(lows, highs, strict=True):
+        size = tuple(hi.shape[-2:])
+        cols = []
+        for t in range(kernel_size * kernel_size):
+            e = torch.zeros(1, 1, kernel_size * kernel_size, dtype=torch.float64)
+            e[0, 0, t] = 1
+            e = e.reshape(1, 1, kernel_size, kernel_size)
+            cols.append(conv_transpose(lo.double(), e, stride=factor, padding=p, output_size=size).reshape(-1))
+        cols.append(torch.ones_like(cols[0]))
+        blocks.append(torch.stack(cols, dim=1))
+        targets.append(hi.double().reshape(-1, 1))
+    sol = torch.linalg.lstsq(torch.cat(blocks), torch.cat(targets)).solution[:, 0]
+    w = sol[:-1].reshape(1, 1, kernel_size, kernel_size).to(lows[0].dtype)
     return w, float(sol[-1])
+
+
+#: the photos the "best" transposed-convolution kernels are fitted on (never the image they are scored on)
+FIT_IMAGES: tuple[str, ...] = TRAIN_IMAGES[:6]
+
+
+def _photo_crop(name: str, size: int = 128) -> np.ndarray:
+    img = load_gray(name)
+    if name == "camera":
+        return img[CAMERA_CROP]
+    r, c = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
+    return np.ascontiguousarray(img[r : r + size, c : c + size])
+
+
+def unpool_tconv_error(image: str | np.ndarray = "camera", factor: int = 2) -> float:
+    """How far the best single transposed convolution (kernel ``factor``, stride ``factor``, bias) gets to
+    unpooling: relative L2 error ``||fit - unpool|| / ||unpool||`` of the least-squares fit to the unpooled image.
+
+    Unpooling puts each value at its switch, which depends on the image; a transposed convolution writes the same
+    kernel for every input, so it can copy (kernel of ones) but cannot unpool — except in the degenerate case where
+    every switch sits at the same position of its window (then a one-hot kernel is exact).
+
+    >>> round(unpool_tconv_error(np.random.default_rng(0).random((32, 32)).astype(np.float32)), 2)
+    0.86
+    """
+    img = _photo_crop(image) if isinstance(image, str) else np.asarray(image, dtype=np.float32)
+    x = torch.from_numpy(np.ascontiguousarray(img))[None, None]
+    pooled, switches = max_pool_with_switches(x, factor)
+    with torch.no_grad():
+        target = make_upsampler("unpool", factor=factor)(pooled, switches=switches)
+        w, b = _least_squares_tconv(pooled, target, factor, factor)
+        fit = conv_transpose(pooled, w, stride=factor, output_size=tuple(x.shape[-2:])) + b
+    return float(torch.linalg.norm(fit - target) / torch.linalg.norm(target))
 
 
 def compare_on_image(image: str | np.ndarray = "camera", factor: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
@@ -157,6 +202,8 @@ def compare_on_image(image: str | np.ndarray = "camera", factor: int = 2, seed: 
     Returns ``{"original", "pooled", "unpool", "copy", "bilinear", "tconv k3 (least squares)",
     "tconv k4 (least squares)", "tconv k3 (random init)"}``, all as 2-D arrays. ``image`` is a bundled photo's name
     (``camera`` is cropped to the photographer's face) or a 2-D array whose sides are multiples of ``factor``.
+    The least-squares kernels are fitted on other photos (:data:`FIT_IMAGES`, 128 x 128 centre crops), never on the
+    image they are scored on.
 
     >>> out = compare_on_image(np.random.default_rng(0).random((8, 8)).astype(np.float32))
     >>> out["unpool"].shape, float((out["unpool"] != 0).sum())
@@ -176,8 +223,10 @@ def compare_on_image(image: str | np.ndarray = "camera", factor: int = 2, seed: 
         out["unpool"] = make_upsampler("unpool", factor=factor)(pooled, switches=switches)[0, 0].numpy()
         out["copy"] = make_upsampler("copy", factor=factor)(pooled)[0, 0].numpy()
         out["bilinear"] = make_upsampler("bilinear", factor=factor)(pooled)[0, 0].numpy()
+        fit_hi = [torch.from_numpy(_photo_crop(n))[None, None] for n in FIT_IMAGES]
+        fit_lo = [max_pool_with_switches(h, factor)[0] for h in fit_hi]
         for k in (3, 4):
-            w, b = _least_squares_tconv(pooled, x, k, factor)
+            w, b = _least_squares_tconv(fit_lo, fit_hi, k, factor)
             p, _ = tconv_padding(k, factor)
             y = conv_transpose(pooled, w, stride=factor, padding=p, output_size=tuple(x.shape[-2:])) + b
             out[f"tconv k{k} (least squares)"] = y[0, 0].numpy()
@@ -366,8 +415,8 @@ def run_super_resolution(
 
     Scores, on held-out photos (``config.test_images``): PSNR (dB); ``flat_ripple`` — the model applied to a flat
     grey image, whose ideal output is flat (scored on its centre, :func:`flat_core`): the RMS of the output's
-    stride-periodic part over its mean, i.e. the output spectrum's energy at the stride frequencies relative to DC
-    (:func:`ripple`); ``phase_mse_ratio`` — the squared error averaged per sub-pixel phase (position modulo
+    stride-periodic part over the output's RMS, i.e. the square root of the output spectrum's share of energy at the
+    stride frequencies (:func:`ripple`); ``phase_mse_ratio`` — the squared error averaged per sub-pixel phase (position modulo
     ``factor``), worst phase over best (1 = even).
     Every run sees the same batches; training uses ``config.threads`` torch threads.
     """
@@ -452,6 +501,108 @@ def _run_super_resolution(config: SRConfig, runs: Sequence[SRRun], progress: boo
     snaps["_view"] = {"target": view_hi[0, 0].numpy(), "pooled": view[0][0, 0].numpy()}
     reference["cpu_seconds"] = time.process_time() - c_all
     return SRResult(cfg, rows, losses, snaps, reference, time.perf_counter() - t_all)
+
+
+#: the per-seed numbers that :func:`summarize_seeds` gives intervals for
+SEED_METRICS = ("psnr", "flat_ripple", "flat_ripple_init", "phase_mse_ratio")
+
+
+def run_super_resolution_seeds(
+    config: SRConfig,
+    seeds: Sequence[int],
+    out_dir: str | Path,
+    runs: Sequence[SRRun] = SR_RUNS,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """:func:`run_super_resolution` once per seed, each seed's numbers written to ``out_dir/seed_<s>.json`` as soon
+    as it is done (a killed run resumes at the first seed without a file), then :func:`summarize_seeds`.
+
+    A seed's file from another configuration is refused (:class:`ConfigError`).
+    """
+    from ..files import write_json  # noqa: PLC0415
+
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError("seeds", list(seeds), "must be distinct and at least one")
+    out = Path(out_dir)
+    per_seed: dict[int, dict[str, Any]] = {}
+    for k, seed in enumerate(seeds):
+        cfg = replace(config, seed=int(seed))
+        path = out / f"seed_{seed}.json"
+        want = json_safe(asdict(cfg))
+        if path.exists():
+            import json  # noqa: PLC0415
+
+            done = json.loads(path.read_text())
+            if done["config"] != want or [r["label"] for r in done["rows"]] != [r.label for r in runs]:
+                raise ConfigError("out_dir", str(path), "holds a seed run of another configuration")
+            per_seed[int(seed)] = done
+            if progress:
+                print(f"seed {seed}: {path} already done ({k + 1}/{len(seeds)})", flush=True)
+            continue
+        res = run_super_resolution(cfg, runs, progress=progress)
+        data = json_safe(res.to_json())
+        write_json(path, data)
+        per_seed[int(seed)] = data
+        if progress:
+            print(f"seed {seed}: done in {res.seconds:.0f} s ({k + 1}/{len(seeds)}), wrote {path}", flush=True)
+    summary = summarize_seeds(per_seed)
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def json_safe(d: Any) -> Any:
+    """Tuples to lists, recursively (what the JSON round trip gives back)."""
+    if isinstance(d, dict):
+        return {k: json_safe(v) for k, v in d.items()}
+    if isinstance(d, (list, tuple)):
+        return [json_safe(v) for v in d]
+    return d
+
+
+def summarize_seeds(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Mean and 95% t-interval over seeds of every run's numbers, and paired comparisons.
+
+    Per run: ``{metric: {"mean", "ci95", "n", "per_seed"}}`` for :data:`SEED_METRICS`; ``vs_best``: the paired
+    per-seed PSNR difference from the run with the best mean (its t-interval, and "behind" when the interval is
+    below 0, "not shown" when it straddles 0); ``vs_bilinear``: the paired difference from bilinear interpolation
+    without a network ("above" / "below" / "not shown").
+    """
+    from ..stats import mean_ci, verdict  # noqa: PLC0415
+
+    seeds = sorted(per_seed)
+    labels = [r["label"] for r in per_seed[seeds[0]]["rows"]]
+    table = {lab: {m: np.array([_row(per_seed[s], lab)[m] for s in seeds]) for m in SEED_METRICS} for lab in labels}
+    ref = np.array([per_seed[s]["reference"]["bilinear, no network"]["psnr"] for s in seeds])
+    best = max(labels, key=lambda lab: table[lab]["psnr"].mean())
+
+    def ci(v: np.ndarray) -> dict[str, Any]:
+        iv = mean_ci(v)
+        return {"mean": iv.mean, "ci95": [iv.lo, iv.hi], "n": iv.n, "per_seed": v.tolist()}
+
+    rows = []
+    for lab in labels:
+        row: dict[str, Any] = {"label": lab, **{m: ci(table[lab][m]) for m in SEED_METRICS}}
+        if lab != best:
+            d = mean_ci(table[lab]["psnr"] - table[best]["psnr"])
+            row["vs_best"] = {"mean": d.mean, "ci95": [d.lo, d.hi], "verdict": verdict(d, "<", 0.0)}
+        d = mean_ci(table[lab]["psnr"] - ref)
+        v = verdict(d, ">", 0.0)
+        row["vs_bilinear"] = {"mean": d.mean, "ci95": [d.lo, d.hi],
+                              "verdict": {"confirmed": "above", "refuted": "below"}.get(v, v)}  # fmt: skip
+        rows.append(row)
+    return {
+        "seeds": seeds,
+        "config": {k: v for k, v in per_seed[seeds[0]]["config"].items() if k != "seed"},
+        "best": best,
+        "rows": rows,
+        "bilinear_no_network": ci(ref),
+        "test": "two-sided 95% Student-t intervals over seeds; comparisons are paired per seed (same data, batches "
+        "and surrounding initialisation); a difference is shown when its interval excludes 0",
+    }
+
+
+def _row(result: dict[str, Any], label: str) -> dict[str, Any]:
+    return next(r for r in result["rows"] if r["label"] == label)
 
 
 def init_vs_trained_figure(result: SRResult) -> Any:
@@ -611,7 +762,8 @@ def gradient_checkerboards(
     The gradient of a stack of strided convolutions is a stack of transposed convolutions applied to the output's
     gradient, so its *energy* depends on the position modulo the total stride ``S = 2**layers``. Per net: ``energy``
     — the mean squared gradient by phase (an ``S x S`` tile, normalised to mean 1); ``score`` — :func:`ripple` of
-    the mean squared gradient at period ``S`` (0 = no pattern; the ``k3s1+pool`` net is the control);
+    the mean squared gradient at period ``S`` (0 = no pattern; the ``k3s1+pool`` net is the control), with
+    ``ci95``, a percentile bootstrap interval over the ``seeds`` random nets (500 resamples; ``n`` = seeds);
     ``uniform_ratio`` — the max/min of the count map of the transposed stack (what all-equal weights would give);
     ``example`` — seed 0's gradient.
 
@@ -630,7 +782,9 @@ def gradient_checkerboards(
     with torch_threads(threads):
         for name, (k, s, p) in GRADIENT_NETS.items():
             grads = [input_gradient(strided_net(name, channels, layers, seed), x, seed) for seed in range(seeds)]
-            energy = np.mean([g**2 for g in grads], axis=0)
+            sq = np.stack([g**2 for g in grads])
+            energy = sq.mean(axis=0)
+            ci = bootstrap_ci(lambda i, sq=sq: ripple(sq[i].mean(axis=0), period), seeds, resamples=500)
             tile = phase_means(energy, period)
             if name.endswith("+pool"):
                 stack = [Layer(k, s, p), Layer(2, 2)] * layers
@@ -639,6 +793,8 @@ def gradient_checkerboards(
             pat = interior_pattern(stack, dims=2)
             out[name] = {
                 "score": ripple(energy, period),
+                "ci95": [ci.lo, ci.hi],
+                "n": seeds,
                 "energy": tile / tile.mean() if tile.mean() > 0 else tile,
                 "uniform_ratio": float(pat.max() / pat.min()) if pat.min() > 0 else float("inf"),
                 "example": grads[0],
@@ -719,7 +875,7 @@ def run_all(out_dir: str | Path, quick: bool = True, seed: int = 0, progress: bo
     timings["super_resolution"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    grads = gradient_checkerboards("camera", seeds=8 if quick else 16)
+    grads = gradient_checkerboards("camera", seeds=16 if quick else 64)
     fig("gradients", gradient_figure(grads))
     timings["gradients"] = time.perf_counter() - t
 
@@ -728,7 +884,10 @@ def run_all(out_dir: str | Path, quick: bool = True, seed: int = 0, progress: bo
         "seed": seed,
         "overlap_table": [s.as_dict() for s in table],
         "super_resolution": sr.to_json(),
-        "gradients": {k: {"score": v["score"], "uniform_ratio": v["uniform_ratio"]} for k, v in grads.items()},
+        "gradients": {
+            k: {"score": v["score"], "ci95": v["ci95"], "n": v["n"], "uniform_ratio": v["uniform_ratio"]}
+            for k, v in grads.items()
+        },
         "timings_s": timings,
         "figures": figs,
     }

@@ -12,7 +12,8 @@ This module measures it:
 * :func:`count_map` — the count map of one layer or a stack, 1-D or 2-D (any dimension), optionally weighted
   (the operator applied to ones with the given kernels);
 * :func:`interior_pattern` — one period of the steady-state count map, free of border effects;
-* :func:`checkerboard_score` and :func:`ripple` — how much of a signal's energy sits at the stride frequency;
+* :func:`checkerboard_score` and :func:`ripple` — how much of a signal's energy sits at the stride frequency (graded,
+  and defined for zero-mean signals too);
 * :func:`overlap_stats` / :func:`overlap_table` — the numbers for common (k, s, d) choices.
 
 >>> from tconv.upsampling.overlap import Layer, count_map, interior_pattern
@@ -39,6 +40,7 @@ from ..ops.dispatch import conv_transpose
 __all__ = [
     "Layer",
     "COMMON_CASES",
+    "CANCELLING_STACK",
     "OverlapStats",
     "stack_plans",
     "count_map",
@@ -248,20 +250,29 @@ def _stride_energies(y: np.ndarray, stride: int, dims: int) -> tuple[float, floa
     return dc, at_stride, total
 
 
-def checkerboard_score(y: np.ndarray, stride: int, dims: int = 2) -> float:
-    """Fraction of the (mean-removed) energy of ``y`` that sits at the stride frequencies, in [0, 1].
+def checkerboard_score(y: np.ndarray, stride: int, dims: int = 2, of: str = "energy") -> float:
+    """How much of ``y`` sits at the stride frequencies, in [0, 1]; graded: 0 for no stride-periodic component,
+    small for a faint one, 1 for a pure zero-mean checkerboard.
 
-    It is the share of the variance explained by the position modulo ``stride``: 0 for a signal with no
-    stride-periodic component, 1 for a pure checkerboard. Leading axes (batch, channels) are pooled. For white noise
-    it is about ``(stride**dims - 1) / (n**dims - 1)``.
+    ``of="energy"`` (default): the stride-periodic part's share of the whole energy (the mean square, its mean
+    included) — :func:`ripple` squared. It is graded on any input, including the flat input the experiments score,
+    where a network's output deviates from flat only by a stride-periodic pattern (so the share of *variance* is 1
+    for any pattern at all). ``of="variance"``: the share of the mean-removed energy (the variance explained by the
+    position modulo ``stride``), useful for photos; all-or-nothing on a flat input. Leading axes (batch, channels)
+    are pooled; for white noise the variance share is about ``(stride**dims - 1) / (n**dims - 1)``.
 
-    >>> round(checkerboard_score(np.tile([[1.0, 2.0], [2.0, 4.0]], (8, 8)), 2), 6)
+    >>> round(checkerboard_score(np.tile([[1.0, 2.0], [2.0, 4.0]], (8, 8)), 2, of="variance"), 6)
     1.0
+    >>> round(checkerboard_score(np.tile([[1.0, 1.01], [1.01, 1.0]], (8, 8)), 2), 6)   # faint: a small score
+    2.5e-05
     >>> checkerboard_score(np.ones((16, 16)), 2)
     0.0
     """
-    _, at, total = _stride_energies(y, stride, dims)
-    return 0.0 if total <= 0 else at / total
+    if of not in ("energy", "variance"):
+        raise ConfigError("of", of, "must be 'energy' or 'variance'")
+    dc, at, total = _stride_energies(y, stride, dims)
+    denom = total if of == "variance" else dc + total
+    return 0.0 if denom <= 0 else at / denom
 
 
 def phase_means(y: np.ndarray, stride: int, dims: int = 2) -> np.ndarray:
@@ -286,16 +297,21 @@ def phase_means(y: np.ndarray, stride: int, dims: int = 2) -> np.ndarray:
 
 
 def ripple(y: np.ndarray, stride: int, dims: int = 2) -> float:
-    """RMS of the stride-periodic component of ``y`` relative to its mean: sqrt(stride-frequency energy / DC energy).
+    """RMS of the stride-periodic (non-constant) part of ``y`` over the RMS of ``y``: sqrt(stride-frequency energy /
+    whole energy), in [0, 1].
 
-    For a count map this is the relative strength of the checkerboard a layer with uniform weights paints; 0 when
-    flat. For k=3, s=2 in 1-D the counts alternate 1, 2, so the ripple is 0.5 / 1.5:
+    Defined for any signal, zero-mean ones included (a pure zero-mean checkerboard scores 1; an all-zero signal 0).
+    For a count map it is the relative strength of the checkerboard a layer with uniform weights paints, 0 when flat;
+    for a small ripple on a large mean it is close to the ripple's RMS over the mean. For k=3, s=2 in 1-D the counts
+    alternate 1, 2: periodic part ±0.5, RMS of the signal sqrt(2.5):
 
     >>> round(ripple(np.tile([1.0, 2.0], 16), 2, dims=1), 4)
-    0.3333
+    0.3162
+    >>> ripple(np.tile([1.0, -1.0], 16), 2, dims=1)
+    1.0
     """
-    dc, at, _ = _stride_energies(y, stride, dims)
-    return float("inf") if dc <= 0 else math.sqrt(max(at, 0.0) / dc)
+    dc, at, total = _stride_energies(y, stride, dims)
+    return 0.0 if dc + total <= 0 else math.sqrt(max(at, 0.0) / (dc + total))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -319,6 +335,13 @@ COMMON_CASES: tuple[Layer, ...] = (
     Layer(1, 2),
     Layer(3, 2, 2, 2),
 )
+
+
+#: Two different layers whose unevenness cancels: k3 s2 (counts 2 1) followed by k4 s2 p1 gives a flat interior,
+#: 3 3 3 3 (each output of the second layer adds one even and one odd output of the first, 2 + 1). Stacking the
+#: *same* uneven layer multiplies its unevenness; different layers can cancel it, as Odena et al. allow — in this
+#: order only (k4 s2 p1 then k3 s2 is 4 2 4 2).
+CANCELLING_STACK: tuple[Layer, ...] = (Layer(3, 2, 1, 1, 1), Layer(4, 2, 1))
 
 
 @dataclass(frozen=True)
@@ -403,13 +426,14 @@ def overlap_figure(
 ) -> Any:
     """Count maps: a 1-D bar row and a 2-D map per layer, 2-D maps of stacks, and seed 002's halving fix (k7 s4).
 
-    Defaults: five common layers, and stacks of three k3 s2 (uneven, compounding) and three k4 s2 p1 (flat inside,
-    uneven borders). Returns a matplotlib Figure.
+    Defaults: five common layers, and stacks of three k3 s2 (uneven, compounding), three k4 s2 p1 (flat inside,
+    uneven borders) and :data:`CANCELLING_STACK` (two different layers whose unevenness cancels). Returns a
+    matplotlib Figure.
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     layers = list(layers or [Layer(2, 2), Layer(3, 2, 1, 1, 1), Layer(4, 2, 1), Layer(5, 2, 2, 1, 1), Layer(7, 4)])
-    stacks = [list(st) for st in (stacks or [[Layer(3, 2, 1, 1, 1)] * 3, [Layer(4, 2, 1)] * 3])]
+    stacks = [list(st) for st in (stacks or [[Layer(3, 2, 1, 1, 1)] * 3, [Layer(4, 2, 1)] * 3, CANCELLING_STACK])]
     fig = plt.figure(figsize=(13, 2.1 * len(layers) + 3.4), layout="constrained")
     grid = fig.add_gridspec(len(layers) + 1, 3, width_ratios=[3.2, 1.3, 1.3])
     for i, layer in enumerate(layers):

@@ -165,7 +165,8 @@ def tour_section(out_dir: Path, quick: bool = True) -> Section:
         "seed's code: every mirror layer returns exactly its forward input's size (the seed's ConvTranspose2d has "
         "no <code>output_size</code>: AlexNet's conv1 on a 224 image comes back as 223), and unpooling <i>sums</i> "
         "where several pooled outputs share a switch, which makes the deconvnet exactly backpropagation with the "
-        'seed\'s revised ReLU (<code>method="gradient"</code>; the tests hold them equal).</p>',
+        'seed\'s revised ReLU (<code>method="gradient"</code>; the tests hold them equal). Only overlapping pools '
+        "share switches: with non-overlapping ones (VGG's 2&times;2/2) overwriting equals summing.</p>",
         missing,
         f"<p>Network: <b>{html.escape(net.name)}</b> &mdash; {html.escape(net.note)}.</p>",
     ]
