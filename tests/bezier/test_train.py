@@ -255,6 +255,18 @@ def test_run_writes_metrics_and_page(tmp_path):
     assert (tmp_path / "index.html").read_text().count("<img") >= 10
     assert (tmp_path / "figures" / "anim_all.gif").read_bytes()[:3] == b"GIF"
     assert out.result.epochs_done == 2
+    # every claim carries its test, threshold and number of seeds; verdicts come from the interval rule
+    for c in m["claims"]:
+        assert {"test", "threshold", "n_seeds", "verdict"} <= set(c) and c["n_seeds"] == 2
+    v = m["variants"]["plain"]["patch_mse"]
+    assert v["n"] == 2 and v["ci95"][0] <= v["mean"] <= v["ci95"][1]
+    # the seed's §5 loop: 256 curves are 2 batches, both added (cnt <= 4), divided by 2
+    se = m["seed_eval"]
+    assert se["seed"] == 22 and (se["as_is"]["batches_summed"], se["as_is"]["divided_by"]) == (2, 2)
+    assert se["as_is"]["printed"] == pytest.approx(se["as_is"]["mean_of_summed_batches"])
+    for name in ("seed_eval", "output_vs_label", "same_point"):
+        assert (tmp_path / "figures" / f"{name}.png").exists()
+    assert m["assembly"]["figure_seed"] == 22
 
 
 def test_cli_bad_input_exits_2(tmp_path):
@@ -277,3 +289,20 @@ def test_cli_runs_a_tiny_experiment(tmp_path):
     assert r.exit_code == 0, r.output
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert list(m["patch_mse"]) == ["plain"] and len(m["patch_mse"]["plain"]) == 1
+    assert "trained 2 models × 1 epochs" in r.output  # plain and the 15-point model
+    # resuming a complete checkpoint says so instead of "trained ... in 0.0 s"
+    r = CliRunner().invoke(app, [*args, "--quiet", "--resume", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "resumed from epoch 1 of 1" in r.output and "nothing was trained" in r.output
+
+
+def test_training_text_says_where_a_run_resumed():
+    from tconv.bezier.report import training_text
+
+    def m(r: int) -> dict:
+        timing = {"resumed_from_epoch": r, "train_seconds": 1.5, "load_before": "0.1"}
+        return {"config": {"seeds": [1, 2], "variants": ["plain"], "epochs": 10}, "timing": timing}
+
+    assert training_text(m(0)).startswith("trained 2 models × 10 epochs in 1.5 s")
+    assert training_text(m(4)).startswith("resumed from epoch 4: trained epochs 5-10 of 2 models in 1.5 s")
+    assert "nothing was trained" in training_text(m(10))

@@ -161,3 +161,24 @@ def test_best_kernels_are_fitted_on_other_photos() -> None:
     assert out[0, 0] == pytest.approx(b, abs=1e-5)
     np.testing.assert_allclose(out[7:11, 7:11] - b, w[0, 0].numpy(), atol=1e-5)
     assert set(ex.FIT_IMAGES).isdisjoint({"camera", "astronaut"})
+
+
+def test_seeds_are_summarized_with_paired_intervals_and_resume(tmp_path) -> None:
+    runs = [ex.SRRun("bilinear", "bilinear"), ex.SRRun("tconv k4", "tconv", (("kernel_size", 4),))]
+    summ = ex.run_super_resolution_seeds(TINY, [0, 1, 2], tmp_path, runs, progress=False)
+    assert summ["seeds"] == [0, 1, 2] and [r["label"] for r in summ["rows"]] == ["bilinear", "tconv k4"]
+    per = {s: json.loads((tmp_path / f"seed_{s}.json").read_text()) for s in (0, 1, 2)}
+    for row in summ["rows"]:
+        vals = [next(r for r in per[s]["rows"] if r["label"] == row["label"])["psnr"] for s in (0, 1, 2)]
+        assert row["psnr"]["per_seed"] == vals
+        assert row["psnr"]["ci95"][0] < np.mean(vals) < row["psnr"]["ci95"][1]
+        ref = [per[s]["reference"]["bilinear, no network"]["psnr"] for s in (0, 1, 2)]
+        assert row["vs_bilinear"]["mean"] == pytest.approx(np.mean(np.subtract(vals, ref)))
+    other = next(r for r in summ["rows"] if "vs_best" in r)
+    assert other["label"] != summ["best"] and other["vs_best"]["verdict"] in ("confirmed", "not shown", "refuted")
+    # a second call reads the seeds' files instead of training again
+    stamp = (tmp_path / "seed_1.json").stat().st_mtime_ns
+    again = ex.run_super_resolution_seeds(TINY, [0, 1, 2], tmp_path, runs, progress=False)
+    assert again["rows"] == summ["rows"] and (tmp_path / "seed_1.json").stat().st_mtime_ns == stamp
+    with pytest.raises(ConfigError, match="another configuration"):
+        ex.run_super_resolution_seeds(replace(TINY, steps=4), [0], tmp_path, runs, progress=False)

@@ -318,12 +318,12 @@ def data_figure(curves: np.ndarray, patches: np.ndarray | None = None, starts: n
 
 
 def filters_figure(p: Params, seeds: list[int], title: str, which: str = "dec", max_seeds: int = 10) -> Figure:
-    """Filters of every seed (the first ``max_seeds``): one row per channel, one column per seed, each row on its
-    own y-scale (shared along the row), so a small filter is not drawn flat beside a large one."""
+    """Filters of every seed (the first ``max_seeds``): one row per channel, one column per seed, every filter on
+    its own y-scale (its norm in the corner), so a small filter is not drawn flat beside a large one."""
     w = p.dec_w if which == "dec" else p.enc_w
     n = min(w.shape[0], max_seeds)
     c = w.shape[1]
-    fig, axes = _subplots(c, n, figsize=(1.9 * n + 0.8, 1.45 * c + 0.7), sharey="row", squeeze=False)
+    fig, axes = _subplots(c, n, figsize=(1.9 * n + 0.8, 1.45 * c + 0.7), squeeze=False)
     for ch in range(c):
         for i in range(n):
             ax = axes[ch, i]
@@ -332,12 +332,13 @@ def filters_figure(p: Params, seeds: list[int], title: str, which: str = "dec", 
             ax.set_xticks(range(w.shape[2]))
             ax.tick_params(labelsize=6)
             ax.grid(alpha=0.3)
+            ax.text(0.02, 0.97, f"|w| {np.linalg.norm(w[i, ch]):.3g}", transform=ax.transAxes, fontsize=7,
+                    va="top", ha="left", color="0.3")  # fmt: skip
             if ch == 0:
                 ax.set_title(f"seed {seeds[i]}", fontsize=9)
-        norms = np.linalg.norm(w[:n, ch], axis=1)
-        axes[ch, 0].set_ylabel(f"filter {ch + 1}\n|w| {norms.min():.2g}-{norms.max():.2g}", fontsize=8)
+        axes[ch, 0].set_ylabel(f"filter {ch + 1}", fontsize=8)
     more = f" (first {n} of {w.shape[0]} seeds)" if n < w.shape[0] else ""
-    fig.suptitle(f"{title}{more}; each row on its own scale", fontsize=10)
+    fig.suptitle(f"{title}{more}; every filter on its own scale (|w|: its norm)", fontsize=10)
     fig.tight_layout()
     return fig
 
