@@ -347,7 +347,7 @@ def _time_once(
         with torch.enable_grad():
             y = run(choice, plan, x, w, b)
             inputs = [t for t in (x, w, b) if t is not None and t.requires_grad]
-            torch.autograd.grad(y, inputs, torch.ones_like(y))
+            torch.autograd.grad(y, inputs, torch.ones_like(y), allow_unused=True)
     else:
         with torch.no_grad():
             run(choice, plan, x, w, b)
