@@ -193,7 +193,7 @@ def time_pair(f_torch, f_auto, seconds: float, min_runs: int) -> dict:
         if len(t_torch) >= 1 and t_torch[0] > seconds and len(t_torch) >= 2:
             break  # a call longer than the whole budget: two pairs are all there is time for
     ratios = sorted(a / b for a, b in zip(t_torch, t_auto, strict=True))
-    q = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
+    q = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) >= 2 else [ratios[0]] * 3
     return {
         "torch_ms": 1e3 * statistics.median(t_torch),
         "auto_ms": 1e3 * statistics.median(t_auto),
