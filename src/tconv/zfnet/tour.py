@@ -231,6 +231,10 @@ def tour_section(out_dir: Path, quick: bool = True) -> Section:
         + img_tag(f5, "overwrite vs sum")
     )
     plt.close(f5)
+    # 5. a real ImageNet classifier through the general (traced) route
+    from .classifier_tour import classifier_part  # noqa: PLC0415
+
+    parts.append(classifier_part(quick=quick))
     parts.append(
         '<p class="muted">Speed: <code>bench/zfnet.py</code> compares projecting every channel of a layer over a '
         "batch against the seed's per-call procedure; numbers in <code>docs/zfnet.md</code>. CLI: "
