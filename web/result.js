@@ -446,7 +446,18 @@
   }
 
   /** How many outputs of a solution's 1-D ConvTranspose no input reaches (for a Conv: inputs its kernel never reads). */
+  const unreachedMemo = new Map();
+
   function unreachedOf(x) {
+    const k = [x.kind, x.input_size, x.kernel, x.stride, x.padding, x.output_padding, x.dilation].join(",");
+    if (!unreachedMemo.has(k)) {
+      if (unreachedMemo.size > 2000) unreachedMemo.clear();
+      unreachedMemo.set(k, unreachedCount1(x));
+    }
+    return unreachedMemo.get(k);
+  }
+
+  function unreachedCount1(x) {
     try {
       const plan =
         x.kind === "conv_transpose"

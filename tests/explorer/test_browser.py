@@ -748,6 +748,7 @@ def test_unreached_outputs_are_shaded_and_the_solver_flags_them(page):
     """k=1, s=2 leaves every other output without input: the heat map, the grid and the solver all say so."""
     pw = page.pw
     pw.evaluate(SET_BY_HASH, _hash(1, 4, 1, 2))
+    pw.evaluate("tconvState()")  # views off screen are drawn when seen, or when the test hook asks
     plan = tconv.plan_from_sizes(4, 1, stride=2)
     counts = plan.overlap_counts()
     assert int(pw.get_attribute("#heat-canvas", "data-unreached")) == int((counts == 0).sum()) == 3
@@ -827,6 +828,7 @@ def test_numbers_mode_shows_torchs_sums(page):
 def test_kernel_panel_shows_the_flip(page):
     pw = page.pw
     pw.evaluate(SET_BY_HASH, _hash(2, 3, 3, 2, extra="&v=eq&st=4"))
+    pw.evaluate("tconvState()")
     read = """() => ({
       w: Array.from(document.querySelectorAll('#kernel-svg [data-ktap]:not([data-flipped])')).map(e => e.dataset.ktap),
       flipped: Array.from(document.querySelectorAll('#kernel-svg [data-ktap][data-flipped]')).map(e => e.dataset.ktap),
@@ -867,6 +869,7 @@ def test_links_keep_commas_readable_and_old_links_load(browser, page_url, page):
 def test_groups_picture_and_matrix_zoom(page):
     pw = page.pw
     pw.evaluate(SET_BY_HASH, "#m=t&nd=2&i=4,4&k=3,3&s=2,2&d=1,1&pm=sym&p=1,1&op=1,1&ci=4&co=6&g=2")
+    pw.evaluate("tconvState()")
     edges = pw.evaluate("document.querySelectorAll('#groups-svg line').length")
     assert edges == 2 * 2 * 3  # each of 2 groups links its 2 input channels to its 3 output channels
     groups = pw.evaluate("""() => ({i: Array.from(document.querySelectorAll('#groups-svg [data-chin]')).map(e => +e.dataset.group),
