@@ -94,3 +94,71 @@ def test_contributors_and_reached_check_their_index():
             p.contributors(bad)
     with pytest.raises(ConfigError, match="^in_index="):
         p.reached((3,))
+
+
+# ---- issue 16: phases bounded by the kernel, negative padding, padding modes --------------------------------------
+@given(configs_1d())
+def test_reached_phases_are_the_phases_with_taps(cfg):
+    i, k, s, d, pads, op = cfg
+    p = plan_from_sizes(i, k, s, (pads,), op, d)
+    assert p.reached_phases(0) == tuple(ph for ph in p.phases(0) if ph.taps)
+
+
+def test_reached_phases_of_a_huge_stride_cost_the_kernel():
+    p = plan_from_sizes(2, 3, stride=2**30)  # a 2**30-long output: phases() would list 2**30 of them
+    assert len(p.reached_phases(0)) == 3 and p.reached_phases(0)[2].offsets == (0,)
+
+
+@given(
+    i=st.integers(1, 6),
+    k=st.integers(1, 4),
+    s=st.integers(1, 3),
+    d=st.integers(1, 2),
+    pb=st.integers(-6, 6),
+    pa=st.integers(-6, 6),
+)
+def test_negative_padding_is_zeros_outside_the_full_output(i, k, s, d, pb, pa):
+    """Output o is full-output position o + pad_before; outside [0, full) it is zero (JAX's, ONNX's meaning)."""
+    full = (i - 1) * s + d * (k - 1) + 1
+    if full - pb - pa < 0:
+        with pytest.raises(ConfigError, match="leaves an output of size"):
+            plan_from_sizes(i, k, s, ((pb, pa),), 0, d)
+        return
+    p = plan_from_sizes(i, k, s, ((pb, pa),), 0, d)
+    assert p.out_size == (full - pb - pa,)
+    want = np.full((i, k), -1)
+    for j in range(i):
+        for t in range(k):
+            o = j * s + t * d - pb
+            if 0 <= o < p.out_size[0]:
+                want[j, t] = o
+    np.testing.assert_array_equal(p.index_map(0), want)
+    core, around = p.inner
+    if core is not None:
+        assert around[0][0] == max(-pb, 0) and core.out_size[0] + sum(around[0]) == p.out_size[0]
+
+
+def test_padding_modes_fold_as_f_pad_reads():
+    """fold_index sends each full-output position to the output element F.pad(mode) copied there."""
+    for mode in ("circular", "reflect", "replicate"):
+        for n, k, pads in ((5, 3, (1, 1)), (4, 5, (2, 1)), (3, 4, (2, 2))):
+            if mode == "reflect" and max(pads) >= n:
+                continue
+            # the conv of an n-input padded by pads, seen as its transpose: out_size == n
+            p = make_plan((1, 1, n + sum(pads) - k + 1), (1, 1, k), padding=(pads,), padding_mode=mode)
+            assert p.out_size == (n,)
+            src = torch.arange(n, dtype=torch.float64).view(1, 1, n)
+            read = F.pad(src, list(pads), mode=mode).flatten().long().tolist()
+            assert p.fold_index(0).tolist() == read[: p.full_size[0]], (mode, n, k, pads)
+
+
+def test_same_lower_follows_the_onnx_spec():
+    """ONNX: total = s(i-1) + dk - out; SAME_LOWER puts total - total//2 first (negative totals pad both sides)."""
+    for i, k, s in ((3, 3, 2), (4, 4, 2), (3, 1, 4), (2, 2, 5)):
+        p = plan_from_sizes(i, k, s, "same_lower")
+        total = s * (i - 1) + k - i * s
+        assert p.padding == ((total - total // 2, total // 2),) and p.out_size == (i * s,)
+        q = plan_from_sizes(i, k, s, "same")
+        assert q.out_size == (i * s,)
+        if total >= 0:
+            assert q.padding[0][0] == total // 2

@@ -70,12 +70,23 @@
   function normalizePadding(padding, nd) {
     // geometry._normalize_padding for what the page passes: one int or one (before, after) pair per dimension
     let p = padding;
-    if (typeof p === "number") return range(nd).map(() => [p, p]);
+    if (typeof p === "number") p = [p];
     if (p.length === 1 && nd !== 1) p = range(nd).map(() => p[0]);
     if (p.length !== nd) {
       throw new ConfigError("padding", padding, `must have ${nd} entries, one per spatial dimension (got ${p.length})`);
     }
-    return p.map((e) => (typeof e === "number" ? [e, e] : [e[0], e[1]]));
+    return p.map((e) => {
+      if (typeof e !== "number") return [e[0], e[1]]; // pairs may be negative: zeros outside the full output
+      if (e < 0) {
+        throw new ConfigError(
+          "padding",
+          padding,
+          "must be non-negative in every dimension (for zeros outside the full output, JAX/ONNX style, " +
+            "give (before, after) pairs: padding=((-1, -1),))"
+        );
+      }
+      return [e, e];
+    });
   }
 
   function outputPaddingForSize(sizeT, full, pads, strideT, outputSize) {
@@ -106,17 +117,24 @@
       const k = kernel[dim], s = strideT[dim], d = dilT[dim], f = full[dim];
       const dk = d * (k - 1) + 1;
       let lo, hi, def;
-      if (mode === "same") [lo, hi, def] = [(i - 1) * s + 1, i * s, i * s];
+      if (mode !== "valid") [lo, hi, def] = [(i - 1) * s + 1, i * s, i * s];
       else [lo, hi, def] = [(i - 1) * s + dk, i * s + dk - 1, i * s + Math.max(dk - s, 0)];
       const n = sizeT === null ? def : sizeT[dim];
       if (!(lo <= n && n <= hi)) {
-        const rule = mode === "same" ? "ceil(output / stride)" : "ceil((output - dilated_kernel + 1) / stride)";
+        const rule = mode !== "valid" ? "ceil(output / stride)" : "ceil((output - dilated_kernel + 1) / stride)";
         throw new ConfigError(
           "output_size",
           sizeT,
           `is not reachable with padding=${pyRepr(mode)}: ${rule} must equal the input size ${i} in dimension ${dim}, ` +
             `so the output must be between ${lo} and ${hi}, got ${n}`
         );
+      }
+      if (mode === "same_lower") {
+        // ONNX SAME_LOWER as its spec writes it: the odd pixel cropped at the start; a negative total pads both sides
+        const total = (i - 1) * s + dk - n;
+        pads.push([total - fdiv(total, 2), fdiv(total, 2)]);
+        ops.push(0);
+        return;
       }
       const pb = mode === "same" ? fdiv(Math.max((i - 1) * s + dk - n, 0), 2) : 0;
       const cropAfter = f - pb - n;
@@ -178,9 +196,15 @@
     let sizeT = null;
     if (outputSize !== null && outputSize !== undefined) {
       let osz = outputSize;
-      if ((osz.length === nd + 1 || osz.length === nd + 2) && osz.length !== nd) osz = osz.slice(-nd);
+      const lead = batch === null ? 1 : 2; // torch: (N, C, *spatial) for a batched input, (C, *spatial) unbatched
+      if (osz.length === nd + lead) osz = osz.slice(lead);
       if (osz.length !== nd) {
-        throw new ConfigError("output_size", outputSize, `must have ${nd} spatial entries (or ${nd + 2} with N, C)`);
+        const shape = batch === null ? "(C, *spatial)" : "(N, C, *spatial)";
+        throw new ConfigError(
+          "output_size",
+          outputSize,
+          `must have ${nd} spatial entries (or ${nd + lead}: ${shape} of this input)`
+        );
       }
       if (osz.some((v) => v < 1 || v > MAX_DIM)) {
         throw new ConfigError("output_size", outputSize, `must be between 1 and ${MAX_DIM} in every dimension`);
@@ -192,31 +216,33 @@
     let pads;
     if (typeof padding === "string") {
       mode = padding.toLowerCase();
-      if (mode !== "same" && mode !== "valid") {
-        throw new ConfigError("padding", padding, "must be an int, per-dimension ints or pairs, 'same' or 'valid'");
+      if (mode !== "same" && mode !== "same_lower" && mode !== "valid") {
+        throw new ConfigError(
+          "padding",
+          padding,
+          "must be an int, per-dimension ints or pairs, 'same', 'same_lower' or 'valid'"
+        );
       }
       [pads, opT] = tfPadding(mode, inSize, kernel, strideT, dilT, full, sizeT, opT);
     } else {
       pads = normalizePadding(padding, nd);
       if (sizeT !== null) opT = outputPaddingForSize(sizeT, full, pads, strideT, outputSize);
     }
-    if (pads.some((pair) => pair[0] < 0 || pair[1] < 0)) {
-      throw new ConfigError("padding", padding, "must be non-negative in every dimension");
-    }
     const limit = strideT.map((s, d) => Math.max(s, dilT[d]));
     if (opT.some((o, d) => o >= limit[d])) {
       throw new ConfigError(
         "output_padding",
         opT,
-        `must be smaller than max(stride, dilation)=${pyRepr(limit)} in every dimension`
+        `must be smaller than max(stride, dilation)=${pyRepr(limit)} in every dimension (to add more zeros at the ` +
+          "end, give a negative padding after: padding=((before, -extra), ...))"
       );
     }
     const out = full.map((f, d) => f - pads[d][0] - pads[d][1] + opT[d]);
-    if (out.some((o) => o < 1)) {
+    if (out.some((o) => o < 0)) {
       throw new ConfigError(
         "padding",
         padding,
-        `leaves an output of size ${pyRepr(out)}: every dimension must be >= 1 ` +
+        `leaves an output of size ${pyRepr(out)}: every dimension must be >= 0 ` +
           "(output = (in - 1) * stride - pad_before - pad_after + dilation * (kernel - 1) + output_padding + 1)"
       );
     }

@@ -234,6 +234,10 @@
     );
   }
 
+  const OUTSIDE_RULE =
+    "puts zeros outside the full output or leaves none: tconv.conv_transpose computes it, the explorer draws " +
+    "only outputs inside the full output";
+
   /** Compute everything for one configuration; never throws for a bad configuration. */
   function compute(ui) {
     const r = { ui, cfg: null, call: null, plan: null, error: null };
@@ -254,6 +258,11 @@
         );
         // the plan has checked groups against in_channels; torch's layer also wants it to divide out_channels
         torchChannelRules(`ConvTranspose${c.nd}d`, c.inChannels, c.outChannels, c.groups);
+        // a page rule: the drawings show outputs inside the full output (tconv itself also computes the zeros that
+        // negative padding adds around it, and empty outputs)
+        if (r.plan.padding.some((p) => p[0] < 0 || p[1] < 0) || r.plan.outSize.some((o) => o < 1)) {
+          throw new PageError("p", `padding=${pyRepr(paddingArg(c))} ${OUTSIDE_RULE}`);
+        }
       } else {
         r.plan = convPlan(c.inSize, c.kernel, c.stride, paddingArg(c), c.dilation);
         torchChannelRules(`Conv${c.nd}d`, c.inChannels, c.outChannels, c.groups);

@@ -25,10 +25,12 @@ work is done) and caches the result, so calling it on every forward pass costs a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
 import numbers
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -45,6 +47,10 @@ __all__ = [
     "plan_from_sizes",
     "conv_plan",
     "normalize_tuple",
+    "check_sizes",
+    "PADDING_MODES",
+    "PADDING_RULES",
+    "is_int",
     "PaddingSpec",
 ]
 
@@ -60,40 +66,112 @@ MAX_ELEMENTS = 1 << 40
 # small helpers for normalizing parameters
 # ----------------------------------------------------------------------------------------------------------------
 def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
+is_int = _is_int  # public name for the modules that share these rules (arith, the forward windows)
+
+# what each parameter may be, for the messages of ConfigTypeError
+_EXPECTED = {
+    "padding": "an int, one int or (before, after) pair of ints per dimension, 'same', 'same_lower' or 'valid'",
+    "output_size": "an int or a sequence of ints",
+    "groups": "an int",
+}
+
+
+def _expected(name: str) -> str:
+    return _EXPECTED.get(name, "an int or a sequence of ints")
+
+
+def _tensor_scalar(name: str, value: Any, top: Any) -> int:
+    """A 0-d integer tensor as an int (torch's own layers accept them); any other tensor is refused by name."""
+    if value.ndim == 0 and _is_int(value.item()):
+        return int(value.item())
+    raise ConfigTypeError(
+        name,
+        top,
+        f"must be {_expected(name)}, not a tensor of shape {tuple(value.shape)} and dtype {value.dtype} "
+        "(pass tuple(t.tolist()); 0-d integer tensors are accepted)",
+    )
+
+
+def _is_tensor(value: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _freeze(name: str, value: Any, top: Any = None) -> Any:
+    """Make a parameter hashable (lists -> tuples, NumPy ints and 0-d int tensors -> int) so plans can be cached.
+
+    Anything that is not an int, a string or a (nested) sequence of ints is refused here, naming the parameter and
+    the whole value it was given (``padding=(True, 1)``, not ``padding=True``): floats (even ``2.0``), bools,
+    tensors other than 0-d integer ones, NaN.
+
+    >>> _freeze("stride", [2, 3])
+    (2, 3)
+    >>> _freeze("padding", (True, 1))
+    Traceback (most recent call last):
+    ...
+    tconv.errors.ConfigTypeError: padding=(True, 1) must be an int, one int or (before, after) pair of ints per dimension, 'same', 'same_lower' or 'valid' (True is a bool)
+    """
+    top = value if top is None else top
+    if value is None or isinstance(value, str):
+        return value
+    if _is_int(value):
+        return int(value)
+    if isinstance(value, (bool, np.bool_)):
+        raise ConfigTypeError(name, top, f"must be {_expected(name)} ({value!r} is a bool)")
+    if _is_tensor(value):
+        return _tensor_scalar(name, value, top)
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return _freeze(name, value.item(), top)
+        return tuple(_freeze(name, v, top) for v in value)
+    if isinstance(value, Sequence) and not isinstance(value, bytes):
+        return tuple(_freeze(name, v, top) for v in value)
+    if hasattr(value, "__index__") and not isinstance(value, float):  # e.g. a user int type
+        return int(value.__index__())
+    kind = type(value).__name__
+    raise ConfigTypeError(name, top, f"must be {_expected(name)} ({value!r} is a {kind})")
 
 
 def normalize_tuple(name: str, value: Any, nd: int) -> tuple[int, ...]:
     """Turn an int or a length-``nd`` sequence of ints into a tuple of ``nd`` Python ints.
+
+    A 1-entry sequence is repeated (as torch does); any other length is refused, naming the parameter.
 
     >>> normalize_tuple("stride", 2, 3)
     (2, 2, 2)
     >>> normalize_tuple("stride", (1, 2), 2)
     (1, 2)
     """
+    value = _freeze(name, value)
     if _is_int(value):
         return (int(value),) * nd
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+    if not isinstance(value, tuple):
         raise ConfigTypeError(name, value, f"must be an int or a sequence of {nd} ints")
-    vals = tuple(value)
+    vals = value
     if len(vals) == 1 and nd != 1:
         vals = vals * nd
     if len(vals) != nd:
         raise ConfigError(name, value, f"must have {nd} entries, one per spatial dimension (got {len(vals)})")
     if not all(_is_int(v) for v in vals):
-        raise ConfigTypeError(name, value, "must contain only ints")
+        raise ConfigTypeError(name, value, f"must be an int or a sequence of {nd} ints")
     return tuple(int(v) for v in vals)
 
 
-def _freeze(name: str, value: Any) -> Any:
-    """Make a parameter hashable (lists -> tuples, numpy ints -> int) so plans can be cached."""
-    if value is None or isinstance(value, str) or _is_int(value):
-        return int(value) if _is_int(value) else value
-    if isinstance(value, Sequence | np.ndarray) and not isinstance(value, bytes):
-        return tuple(_freeze(name, v) for v in value)
-    if hasattr(value, "__index__") and not isinstance(value, bool):  # e.g. torch.Size entries
-        return int(value.__index__())
-    raise ConfigTypeError(name, value, "must be an int, a string or a (nested) sequence of ints")
+def check_sizes(name: str, values: tuple[int, ...], lo: int = 1) -> None:
+    """Refuse sizes below ``lo`` or above :data:`MAX_DIM`, naming the parameter the caller was given.
+
+    >>> check_sizes("i", (10**30,))
+    Traceback (most recent call last):
+    ...
+    tconv.errors.ConfigError: i=1000000000000000000000000000000 must be between 1 and 2147483648 in every dimension
+    """
+    if any(v < lo or v > MAX_DIM for v in values):
+        raise ConfigError(
+            name, values[0] if len(values) == 1 else values, f"must be between {lo} and {MAX_DIM} in every dimension"
+        )
 
 
 def _check_index(name: str, index: Any, size: tuple[int, ...]) -> tuple[int, ...]:
@@ -169,7 +247,8 @@ class Plan:
     padding: tuple[tuple[int, int], ...]
     output_padding: tuple[int, ...]
     out_size: tuple[int, ...]
-    padding_mode: str = "explicit"
+    padding_rule: str = "explicit"
+    padding_mode: str = "zeros"
 
     # -- shapes ----------------------------------------------------------------------------------------------
     @property
@@ -244,6 +323,69 @@ class Plan:
             stride=(1,) * self.nd,
         )
 
+    # -- what lies outside the full output: negative padding and the padding modes ------------------------------
+    @functools.cached_property
+    def full_plan(self) -> Plan:
+        """This plan without any crop: padding 0, output_padding 0, ``out_size == full_size``, zeros mode."""
+        return dataclasses.replace(
+            self,
+            padding=((0, 0),) * self.nd,
+            output_padding=(0,) * self.nd,
+            out_size=self.full_size,
+            padding_rule="explicit",
+            padding_mode="zeros",
+        )
+
+    @functools.cached_property
+    def inner(self) -> tuple[Plan | None, tuple[tuple[int, int], ...]]:
+        """The part of the output that lies inside the full output, as a plan with non-negative padding, and the
+        (before, after) zeros around it; ``(None, ...)`` when the whole output lies outside (all zeros).
+
+        Output position ``o`` is full-output position ``o + pad_before``; anything outside ``[0, full)`` is zero.
+        This is how negative padding (JAX, ONNX) is computed by every method.
+
+        >>> p = make_plan((1, 1, 3), (1, 1, 2), padding=((-2, -1),))     # full output 4, 2 zeros before, 1 after
+        >>> core, zeros = p.inner
+        >>> core.out_size, zeros
+        ((4,), ((2, 1),))
+        """
+        pads, around = [], []
+        for (pb, _), n, f in zip(self.padding, self.out_size, self.full_size, strict=True):
+            lo, hi = max(pb, 0), min(pb + n, f)
+            if hi <= lo:
+                return None, tuple((n, 0) for n in self.out_size)
+            pads.append((lo, f - hi))
+            around.append((lo - pb, pb + n - hi))
+        core = dataclasses.replace(
+            self,
+            padding=tuple(pads),
+            output_padding=(0,) * self.nd,
+            out_size=tuple(f - a - b for f, (a, b) in zip(self.full_size, pads, strict=True)),
+            padding_rule="explicit",
+        )
+        return core, tuple(around)
+
+    def fold_index(self, dim: int) -> np.ndarray:
+        """For a non-"zeros" ``padding_mode``: the output index that each full-output position along ``dim`` adds into.
+
+        Full position ``q`` is position ``q - pad_before`` of the output; outside ``[0, out)`` it folds back the way
+        ``F.pad(mode=...)`` read it (wrap-around, mirror without repeating the edge, or clamp), so adding every full
+        position into its index is the exact adjoint of padding then convolving.
+
+        >>> make_plan((1, 1, 2), (1, 1, 3), padding=1, padding_mode="circular").fold_index(0)
+        array([1, 0, 1, 0])
+        >>> make_plan((1, 1, 3), (1, 1, 3), padding=1, padding_mode="reflect").fold_index(0)
+        array([1, 0, 1, 2, 1])
+        """
+        n, i = self.out_size[dim], np.arange(self.full_size[dim]) - self.padding[dim][0]
+        if self.padding_mode == "circular":
+            return np.mod(i, n)
+        if self.padding_mode == "reflect":
+            return np.where(i < 0, -i, np.where(i >= n, 2 * (n - 1) - i, i))
+        if self.padding_mode == "replicate":
+            return np.clip(i, 0, n - 1)
+        return np.where((i >= 0) & (i < n), i, -1)
+
     # -- the index mapping --------------------------------------------------------------------------------------
     def index_map(self, dim: int) -> np.ndarray:
         """Array ``(in_size[dim], kernel_size[dim])`` of the output index each (input, tap) pair reaches; -1 if cropped.
@@ -260,8 +402,48 @@ class Plan:
         return np.where((o >= 0) & (o < out), o, -1)
 
     def phases(self, dim: int) -> tuple[Phase, ...]:
-        """The polyphase split along ``dim``: one :class:`Phase` per output residue modulo the stride."""
+        """The polyphase split along ``dim``: one :class:`Phase` per output residue modulo the stride.
+
+        There are ``min(stride, out_size)`` of them, most without taps when the stride exceeds the kernel; code that
+        computes should iterate :meth:`reached_phases` instead, whose length is bounded by the kernel.
+        """
         return self._phases[dim]
+
+    def reached_phases(self, dim: int) -> tuple[Phase, ...]:
+        """The phases along ``dim`` that at least one tap reaches (at most ``kernel_size[dim]``), by residue.
+
+        Found from the taps (tap ``t`` lands on residue ``(t * d - pad_before) mod s``), never by scanning the
+        ``stride`` residues, so a stride of 2**26 costs what a stride of 2 does.
+
+        >>> p = make_plan((1, 1, 2), (1, 1, 3), stride=2**26)
+        >>> [(ph.residue, ph.taps) for ph in p.reached_phases(0)]
+        [(0, (0,)), (1, (1,)), (2, (2,))]
+        """
+        return self._reached_phases[dim]
+
+    @functools.cached_property
+    def _reached_phases(self) -> tuple[tuple[Phase, ...], ...]:
+        result = []
+        for dim in range(self.nd):
+            s, d, k = self.stride[dim], self.dilation[dim], self.kernel_size[dim]
+            pb, out = self.padding[dim][0], self.out_size[dim]
+            by_residue: dict[int, list[int]] = {}
+            for t in range(k):
+                r = (t * d - pb) % s
+                if r < out:
+                    by_residue.setdefault(r, []).append(t)
+            result.append(
+                tuple(
+                    Phase(
+                        residue=r,
+                        count=(out - r + s - 1) // s,
+                        taps=tuple(taps),
+                        offsets=tuple((r + pb - t * d) // s for t in taps),
+                    )
+                    for r, taps in sorted(by_residue.items())
+                )
+            )
+        return tuple(result)
 
     @functools.cached_property
     def _phases(self) -> tuple[tuple[Phase, ...], ...]:
@@ -347,34 +529,55 @@ def make_plan(
     groups: int = 1,
     dilation: int | Sequence[int] = 1,
     output_size: Sequence[int] | int | None = None,
+    padding_mode: str = "zeros",
 ) -> Plan:
     """Validate a transposed-convolution configuration and return its (cached) :class:`Plan`.
 
     Shapes follow PyTorch: input ``(N, C_in, *spatial)`` or unbatched ``(C_in, *spatial)``; weight
-    ``(C_in, C_out / groups, *kernel)``. ``padding`` may be an int, one int per dimension, one ``(before, after)``
-    pair per dimension, or ``"same"`` / ``"valid"`` with TensorFlow's ``conv2d_transpose`` semantics.
+    ``(C_in, C_out / groups, *kernel)``. ``padding`` may be
+
+    - an int or one int per dimension (torch: crop that many from each side of the full output);
+    - one ``(before, after)`` pair per dimension; a *negative* amount adds that many zeros outside the full output
+      instead (JAX's ``lax.conv_transpose`` / ONNX ``pads`` meaning), which also extends the end beyond what
+      ``output_padding < max(stride, dilation)`` allows;
+    - ``"same"`` / ``"valid"`` with TensorFlow's ``conv2d_transpose`` semantics, or ``"same_lower"`` (ONNX
+      ``SAME_LOWER``: as "same", the odd pixel cropped at the start).
+
     ``output_size`` picks ``output_padding`` as ``nn.ConvTranspose2d.forward(output_size=...)`` does.
+    ``padding_mode`` ("zeros", "circular", "reflect", "replicate") makes the operator the exact adjoint of the
+    ``nn.Conv`` with that mode: what the crop would drop folds back by wrap-around, mirror or clamp.
 
     >>> make_plan((1, 3, 4, 4), (3, 8, 4, 4), stride=2, padding=1).output_shape
     (1, 8, 8, 8)
     >>> make_plan((1, 1, 5), (1, 1, 3), stride=2, padding="same", output_size=(10,)).padding
     ((0, 1),)
+    >>> make_plan((1, 1, 3), (1, 1, 3), padding=((-2, 1),)).out_size      # 2 zeros before the full output of 5
+    (6,)
     """
     args = (
-        _freeze("input_shape", input_shape),
-        _freeze("weight_shape", weight_shape),
+        _freeze("input", input_shape),
+        _freeze("weight", weight_shape),
         _freeze("stride", stride),
         _freeze("padding", padding),
         _freeze("output_padding", output_padding),
         _freeze("groups", groups),
         _freeze("dilation", dilation),
         _freeze("output_size", output_size),
+        padding_mode,
     )
     return _make_plan_cached(*args)
 
 
+#: The padding modes of ``nn.Conv``: how the transposed operator folds back what it would crop.
+PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
+#: The padding rules that depend on the input size (TensorFlow's and ONNX's).
+PADDING_RULES = ("same", "same_lower", "valid")
+
+
 @functools.lru_cache(maxsize=8192)
-def _make_plan_cached(input_shape, weight_shape, stride, padding, output_padding, groups, dilation, output_size):
+def _make_plan_cached(
+    input_shape, weight_shape, stride, padding, output_padding, groups, dilation, output_size, padding_mode
+):
     # ---- shapes -------------------------------------------------------------------------------------------
     if not isinstance(weight_shape, tuple) or len(weight_shape) < 3:
         raise ConfigError(
@@ -418,6 +621,8 @@ def _make_plan_cached(input_shape, weight_shape, stride, padding, output_padding
             input_shape,
             f"has {c_in} channels but weight.shape[0]={weight_shape[0]} (in_channels) must equal it",
         )
+    if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
+        raise ConfigError("padding_mode", padding_mode, f"must be one of {PADDING_MODES}")
 
     # ---- per-dimension parameters --------------------------------------------------------------------------
     stride_t = normalize_tuple("stride", stride, nd)
@@ -430,48 +635,41 @@ def _make_plan_cached(input_shape, weight_shape, stride, padding, output_padding
     if any(v < 0 for v in op_t):
         raise ConfigError("output_padding", op_t, "must be non-negative in every dimension")
     full = tuple((i - 1) * s + d * (k - 1) + 1 for i, s, d, k in zip(in_size, stride_t, dil_t, kernel, strict=True))
+    size_t = _spatial_output_size(output_size, nd, batch is not None)
 
-    size_t = None
-    if output_size is not None:
-        osz = (output_size,) if _is_int(output_size) else output_size
-        if not isinstance(osz, tuple) or not all(_is_int(v) for v in osz):
-            raise ConfigTypeError("output_size", output_size, "must be a sequence of ints")
-        if len(osz) in (nd + 1, nd + 2) and len(osz) != nd:
-            osz = osz[-nd:]
-        if len(osz) != nd:
-            raise ConfigError("output_size", output_size, f"must have {nd} spatial entries (or {nd + 2} with N, C)")
-        if any(v < 1 or v > MAX_DIM for v in osz):
-            raise ConfigError("output_size", output_size, f"must be between 1 and {MAX_DIM} in every dimension")
-        size_t = tuple(int(v) for v in osz)
-
-    mode = "explicit"
+    rule = "explicit"
     if isinstance(padding, str):
-        mode = padding.lower()
-        if mode not in ("same", "valid"):
-            raise ConfigError("padding", padding, "must be an int, per-dimension ints or pairs, 'same' or 'valid'")
-        pads, op_t = _tf_padding(mode, in_size, kernel, stride_t, dil_t, full, size_t, op_t)
+        rule = padding.lower()
+        if rule not in PADDING_RULES:
+            raise ConfigError(
+                "padding", padding, "must be an int, per-dimension ints or pairs, 'same', 'same_lower' or 'valid'"
+            )
+        pads, op_t = _tf_padding(rule, in_size, kernel, stride_t, dil_t, full, size_t, op_t)
     else:
         pads = _normalize_padding(padding, nd)
         if size_t is not None:
             op_t = _output_padding_for_size(size_t, full, pads, stride_t, output_size)
 
-    if any(p < 0 for pair in pads for p in pair):
-        raise ConfigError("padding", padding, "must be non-negative in every dimension")
     limit = tuple(max(s, d) for s, d in zip(stride_t, dil_t, strict=True))
     if any(o >= m for o, m in zip(op_t, limit, strict=True)):
         raise ConfigError(
-            "output_padding", op_t, f"must be smaller than max(stride, dilation)={limit} in every dimension"
+            "output_padding",
+            op_t,
+            f"must be smaller than max(stride, dilation)={limit} in every dimension (to add more zeros at the end, "
+            "give a negative padding after: padding=((before, -extra), ...))",
         )
     out = tuple(f - pb - pa + o for f, (pb, pa), o in zip(full, pads, op_t, strict=True))
-    if any(o < 1 for o in out):
+    if any(o < 0 for o in out):
         raise ConfigError(
             "padding",
             padding,
-            f"leaves an output of size {out}: every dimension must be >= 1 "
+            f"leaves an output of size {out}: every dimension must be >= 0 "
             f"(output = (in - 1) * stride - pad_before - pad_after + dilation * (kernel - 1) + output_padding + 1)",
         )
     if any(o > MAX_DIM for o in out):
         raise ConfigError("input", input_shape, f"gives an absurd output size {out} (limit {MAX_DIM} per dimension)")
+    if padding_mode != "zeros":
+        _check_padding_mode(padding_mode, pads, out)
     elements = (batch or 1) * weight_shape[1] * groups * math.prod(out)
     if elements > MAX_ELEMENTS:
         raise ConfigError(
@@ -493,22 +691,79 @@ def _make_plan_cached(input_shape, weight_shape, stride, padding, output_padding
         padding=pads,
         output_padding=op_t,
         out_size=out,
-        padding_mode=mode,
+        padding_rule=rule,
+        padding_mode=padding_mode,
     )
 
 
+def _spatial_output_size(output_size: Any, nd: int, batched: bool) -> tuple[int, ...] | None:
+    """``output_size`` as ``nd`` spatial ints; ``(N, C, *spatial)`` (batched) or ``(C, *spatial)`` allowed, as torch."""
+    if output_size is None:
+        return None
+    osz = (output_size,) if _is_int(output_size) else output_size
+    if not isinstance(osz, tuple) or not all(_is_int(v) for v in osz):
+        raise ConfigTypeError("output_size", output_size, "must be an int or a sequence of ints")
+    lead = 2 if batched else 1
+    if len(osz) == nd + lead:
+        osz = osz[lead:]
+    if len(osz) != nd:
+        shape = "(N, C, *spatial)" if batched else "(C, *spatial)"
+        raise ConfigError(
+            "output_size", output_size, f"must have {nd} spatial entries (or {nd + lead}: {shape} of this input)"
+        )
+    if any(v < 1 or v > MAX_DIM for v in osz):
+        raise ConfigError("output_size", output_size, f"must be between 1 and {MAX_DIM} in every dimension")
+    return tuple(int(v) for v in osz)
+
+
+def _check_padding_mode(mode: str, pads: tuple[tuple[int, int], ...], out: tuple[int, ...]) -> None:
+    """A non-zeros mode folds the cropped border back into the output: it needs a border no wider than the output."""
+    for dim, ((pb, pa), n) in enumerate(zip(pads, out, strict=True)):
+        if pb < 0 or pa < 0:
+            raise ConfigError(
+                "padding",
+                pads,
+                f"must be non-negative with padding_mode={mode!r} (dimension {dim}): only zeros lie outside the "
+                "full output",
+            )
+        if mode == "circular" and max(pb, pa) > n:
+            raise ConfigError(
+                "padding", pads, f"must be at most the output size {n} with padding_mode='circular' (dimension {dim})"
+            )
+        if mode == "reflect" and max(pb, pa) >= n:
+            raise ConfigError(
+                "padding",
+                pads,
+                f"must be smaller than the output size {n} with padding_mode='reflect' (dimension {dim})",
+            )
+        if mode == "replicate" and n < 1:
+            raise ConfigError("padding", pads, f"leaves no output to replicate into (dimension {dim})")
+
+
 def _normalize_padding(padding: Any, nd: int) -> tuple[tuple[int, int], ...]:
+    """Per-dimension (before, after) pairs. Plain ints must be >= 0 (torch); pairs may be negative (JAX, ONNX).
+
+    >>> _normalize_padding(1, 2), _normalize_padding(((1, -2),), 1)
+    (((1, 1), (1, 1)), ((1, -2),))
+    """
+    given = padding
     if _is_int(padding):
-        return ((int(padding), int(padding)),) * nd
+        padding = (padding,)
     if not isinstance(padding, tuple):
-        raise ConfigTypeError("padding", padding, "must be an int, a sequence, 'same' or 'valid'")
-    if len(padding) == 1 and nd != 1:
-        padding = padding * nd
-    if len(padding) != nd:
-        raise ConfigError("padding", padding, f"must have {nd} entries, one per spatial dimension (got {len(padding)})")
+        raise ConfigTypeError("padding", padding, f"must be {_expected('padding')}")
+    vals = padding * nd if len(padding) == 1 and nd != 1 else padding
+    if len(vals) != nd:
+        raise ConfigError("padding", padding, f"must have {nd} entries, one per spatial dimension (got {len(vals)})")
     pads = []
-    for p in padding:
+    for p in vals:
         if _is_int(p):
+            if p < 0:
+                raise ConfigError(
+                    "padding",
+                    given,
+                    "must be non-negative in every dimension (for zeros outside the full output, JAX/ONNX style, "
+                    "give (before, after) pairs: padding=((-1, -1),))",
+                )
             pads.append((int(p), int(p)))
         elif isinstance(p, tuple) and len(p) == 2 and all(_is_int(v) for v in p):
             pads.append((int(p[0]), int(p[1])))
@@ -535,30 +790,34 @@ def _output_padding_for_size(size_t, full, pads, stride_t, output_size) -> tuple
 
 
 def _tf_padding(mode, in_size, kernel, stride_t, dil_t, full, size_t, op_t):
-    """TensorFlow ``conv2d_transpose`` padding: the gradient of a 'same'/'valid' convolution of ``output_size``."""
+    """TensorFlow ``conv2d_transpose`` padding (the gradient of a 'same'/'valid' convolution of ``output_size``), and
+    ONNX's ``SAME_LOWER``: per-dimension (before, after) pairs and the output_padding that give ``output_size``."""
     if any(op_t):
         raise ConfigError("output_padding", op_t, f"must be 0 with padding={mode!r}: give output_size instead")
     pads, ops = [], []
     for dim, (i, k, s, d, f) in enumerate(zip(in_size, kernel, stride_t, dil_t, full, strict=True)):
         dk = d * (k - 1) + 1
-        if mode == "same":
+        if mode != "valid":
             lo, hi, default = (i - 1) * s + 1, i * s, i * s
         else:
             lo, hi, default = (i - 1) * s + dk, i * s + dk - 1, i * s + max(dk - s, 0)
         n = default if size_t is None else size_t[dim]
         if not lo <= n <= hi:
-            rule = "ceil(output / stride)" if mode == "same" else "ceil((output - dilated_kernel + 1) / stride)"
+            rule = "ceil(output / stride)" if mode != "valid" else "ceil((output - dilated_kernel + 1) / stride)"
             raise ConfigError(
                 "output_size",
                 size_t,
                 f"is not reachable with padding={mode!r}: {rule} must equal the input size {i} in dimension {dim}, "
                 f"so the output must be between {lo} and {hi}, got {n}",
             )
-        if mode == "same":
-            total = max((i - 1) * s + dk - n, 0)
-            pb = total // 2
-        else:
-            pb = 0
+        if mode == "same_lower":
+            # ONNX's SAME_LOWER as its spec writes it: the odd pixel cropped at the start, and a negative total
+            # (dilated kernel shorter than the stride) means zeros on both sides, not only after
+            total = (i - 1) * s + dk - n
+            pads.append((total - total // 2, total // 2))
+            ops.append(0)
+            continue
+        pb = max((i - 1) * s + dk - n, 0) // 2 if mode == "same" else 0  # TF: the odd pixel cropped at the end
         crop_after = f - pb - n
         if crop_after >= 0:
             pads.append((pb, crop_after))
@@ -612,6 +871,10 @@ def conv_plan(
     """
     n_t = (in_size,) if _is_int(in_size) else tuple(_freeze("in_size", in_size))
     nd = len(n_t)
+    if not nd or not all(_is_int(v) for v in n_t):
+        raise ConfigTypeError("in_size", in_size, "must be an int or a sequence of ints")
+    if any(v > MAX_DIM for v in n_t):  # absurd: say so about in_size, not about the plan's output_size
+        check_sizes("in_size", n_t)
     k_t = normalize_tuple("kernel_size", kernel_size, nd)
     s_t = normalize_tuple("stride", stride, nd)
     d_t = normalize_tuple("dilation", dilation, nd)

@@ -153,6 +153,12 @@ def call_text(cfg: dict[str, Any]) -> str:
     )
 
 
+OUTSIDE_RULE = (
+    "puts zeros outside the full output or leaves none: tconv.conv_transpose computes it, the explorer draws only "
+    "outputs inside the full output"
+)
+
+
 def python_result(cfg: dict[str, Any]) -> tuple[Any, str | None]:
     """(plan, None) or (None, message): tconv's own answer, then the page's two channel rules from PyTorch."""
     g, ci, co = cfg["g"], cfg["ci"], cfg["co"]
@@ -182,6 +188,8 @@ def python_result(cfg: dict[str, Any]) -> tuple[Any, str | None]:
     err = torch_channel_error("ConvTranspose" if cfg["m"] == "transposed" else "Conv", ci, co, g)
     if err:
         return None, err
+    if cfg["m"] == "transposed" and (min(min(p) for p in plan.padding) < 0 or 0 in plan.out_size):
+        return None, f"padding={padding_arg(cfg)!r} {OUTSIDE_RULE}"  # the page's rule: it draws inside the full output
     if cfg["m"] != "transposed":
         if ci < 1:
             return None, f"in_channels={ci} must be positive"
@@ -262,7 +270,7 @@ def plan_summary(plan: Any) -> dict[str, Any]:
         "groups": plan.groups,
         "inChannels": plan.in_channels,
         "outChannels": plan.out_channels,
-        "paddingMode": plan.padding_mode,
+        "paddingMode": plan.padding_rule,
         "equivalent": {
             "zerosBetween": list(eq.zeros_between),
             "upsampledSize": list(eq.upsampled_size),

@@ -81,6 +81,8 @@ def test_subpixel_matches_cropped_torch(nd, k, s, before, after, op, n, groups, 
         plan = tconv.make_plan(x.shape, w.shape, s, padding, op, groups)
     except tconv.ConfigError:
         return
+    if 0 in plan.out_size:  # an empty output never reaches a route (tconv.ops.boundary returns it)
+        return
     full = _FN[nd](x, w, None, s, 0, 0, groups)
     full = torch.nn.functional.pad(full, [v for o in reversed(op) for v in (0, o)])  # output_padding's margin
     ref = full[

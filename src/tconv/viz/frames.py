@@ -297,6 +297,8 @@ def scene(
     """
     if not isinstance(plan, Plan):
         raise ConfigTypeError("plan", type(plan).__name__, "must be a tconv.geometry.Plan")
+    if 0 in plan.out_size:  # allowed by the plan since negative padding (JAX's empty outputs); nothing to draw
+        raise ConfigError("padding", plan.padding, f"leaves an empty output {plan.out_size}: nothing to animate")
     _check_op(op)
     if view not in VIEWS:
         raise ConfigError("view", view, f"must be one of {VIEWS}")
