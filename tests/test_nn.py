@@ -7,7 +7,7 @@ import torch
 
 import tconv
 import tconv.nn as tnn
-from tconv.errors import ConfigError
+from tconv.errors import ConfigError, ConfigTypeError
 
 METHODS = ("scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "auto")
 PAIRS = [
@@ -102,10 +102,55 @@ def test_tensorflow_padding_and_per_side_pairs():
 
 
 def test_constructor_errors():
-    with pytest.raises(ConfigError, match="padding_mode='reflect' must be 'zeros'"):
-        tnn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")
+    with pytest.raises(ConfigError, match=r"padding_mode='mirror' must be one of \('zeros', 'circular'"):
+        tnn.ConvTranspose2d(2, 2, 3, padding_mode="mirror")
     with pytest.raises(ConfigError, match="method='fastest' must be one of"):
         tnn.ConvTranspose2d(2, 2, 3, method="fastest")
     m = tnn.ConvTranspose2d(2, 2, 3, stride=2)
     with pytest.raises(ConfigError, match="output_size=.* is not reachable"):
         m(torch.randn(1, 2, 3, 3), output_size=(20, 20))
+    # the issue's repro: a fractional output_size was truncated to (6, 6) before
+    with pytest.raises(ConfigTypeError, match=r"output_size=\(6.7, 6.2\) must be an int or a sequence of ints"):
+        m(torch.randn(1, 2, 3, 3), output_size=(6.7, 6.2))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_inference_mode_through_the_module(method):
+    torch.manual_seed(4)
+    mod = tnn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, method=method)
+    ref = torch.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1)
+    ref.load_state_dict(mod.state_dict())
+    x = torch.randn(1, 2, 4, 4)
+    with torch.inference_mode():
+        y = mod(x)
+    torch.testing.assert_close(y, ref(x).detach())
+
+
+@pytest.mark.parametrize("mode", ["circular", "reflect", "replicate"])
+@pytest.mark.parametrize("nd", [1, 2])
+def test_inverse_of_a_padded_conv_is_its_adjoint(mode, nd):
+    """The issue's repro: inverse_of(Conv1d(..., padding_mode="circular"), 8, copy_weights=True) was zero-padded."""
+    torch.manual_seed(5)
+    conv_cls = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d}[nd]
+    conv = conv_cls(3, 4, 3, stride=2, padding=1, padding_mode=mode, bias=False, dtype=torch.float64)
+    size = (8,) * nd
+    inv = tconv.inverse_of(conv, size, copy_weights=True)
+    assert isinstance(inv, tnn._TconvMixin) and inv.padding_mode == mode
+    x = torch.randn(2, 3, *size, dtype=torch.float64)
+    y = torch.randn_like(conv(x))
+    assert inv(y).shape == x.shape
+    torch.testing.assert_close((conv(x) * y).sum(), (inv(y) * x).sum())
+    # and it is the gradient of the conv with respect to its input
+    xg = x.clone().requires_grad_()
+    (g,) = torch.autograd.grad(conv(xg), xg, y)
+    torch.testing.assert_close(inv(y).detach(), g)
+
+
+def test_module_padding_mode_matches_the_functional_one():
+    m = tnn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, padding_mode="reflect", method="col2im")
+    assert "padding_mode='reflect'" in repr(m) or "reflect" in repr(m)
+    x = torch.randn(1, 2, 4, 4)
+    y = tconv.conv_transpose(x, m.weight, m.bias, 2, 1, padding_mode="reflect", method="scatter")
+    torch.testing.assert_close(m(x), y)
+    sd = m.state_dict()
+    assert list(sd) == ["weight", "bias"]

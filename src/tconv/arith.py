@@ -62,7 +62,9 @@ from .geometry import (
     _freeze,
     _is_int,
     _normalize_padding,
+    check_sizes,
     conv_plan,
+    make_plan,
     normalize_tuple,
     plan_from_sizes,
 )
@@ -164,6 +166,7 @@ def conv_output_size(i: Size, k: Size, s: Size = 1, p: PaddingSpec = 0, d: Size 
     i_t, k_t, s_t, d_t = (_sizes(n, v, nd) for n, v in (("i", i), ("k", k), ("s", s), ("d", d)))
     for name, vals in (("i", i_t), ("k", k_t), ("s", s_t), ("d", d_t)):
         _positive(name, vals)
+    check_sizes("i", i_t)  # the caller's own name for an absurd size, before any plan is built
     pads = _padding(p, nd)
     with _short_names():  # the forward window (tconv.window) holds the size rule, "same" and ceil_mode
         return _out(forward_window(i_t, k_t, s_t, pads, d_t, ceil_mode).out_size, as_int)
@@ -188,6 +191,7 @@ def conv_transpose_output_size(
     i_t, k_t, s_t, d_t = (_sizes(n, v, nd) for n, v in (("i", i), ("k", k), ("s", s), ("d", d)))
     for name, vals in (("i", i_t), ("k", k_t), ("s", s_t), ("d", d_t)):
         _positive(name, vals)
+    check_sizes("i", i_t)  # the caller's own name for an absurd size, before any plan is built
     pads = _padding(p, nd)
     plan = plan_from_sizes(
         i_t, _sizes("k", k, nd), _sizes("s", s, nd), pads, _sizes("op", op, nd), _sizes("d", d, nd), output_size
@@ -333,7 +337,9 @@ def inverse_of(conv_module: nn.Module, input_size: Size, copy_weights: bool = Fa
     dimension (seed 000 (2.7): the input positions the strided windows never reached) and reported on the returned
     module's ``.output_padding``. The module is built by keyword, never positionally (see the module docstring's
     trap). With ``copy_weights=True`` it holds the conv's weight (same tensor shape), so it computes the exact adjoint
-    ``Cᵀ`` of the convolution — the gradient with respect to the conv's input (bias left at zero).
+    ``Cᵀ`` of the convolution — the gradient with respect to the conv's input (bias left at zero). A conv with
+    ``padding_mode`` "circular", "reflect" or "replicate" gets a :mod:`tconv.nn` module with the same mode (torch's
+    ConvTranspose has none), which folds the border back and so stays the exact adjoint.
 
     >>> conv = torch.nn.Conv2d(16, 32, kernel_size=3, stride=2, padding=0, dilation=1)
     >>> inverse_of(conv, (6, 6))            # seed 001's "ConvTranspose2d(32,16,3,2,0,1)" is right for even inputs ...
@@ -367,7 +373,19 @@ def inverse_of(conv_module: nn.Module, input_size: Size, copy_weights: bool = Fa
             "tconv.conv_transpose(..., padding=<(before, after) pairs>) instead",
         )
     plan = conv_plan(size, tuple(conv_module.kernel_size), tuple(conv_module.stride), pads, tuple(conv_module.dilation))
-    cls = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[nd]
+    mode = conv_module.padding_mode
+    if mode == "zeros":
+        cls = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[nd]
+        extra: dict[str, Any] = {}
+    else:  # torch's ConvTranspose has no padding_mode: tconv.nn's folds the border back (the exact adjoint)
+        from . import nn as tnn  # noqa: PLC0415  (tconv.nn imports the ops; arith stays light otherwise)
+
+        cls = {1: tnn.ConvTranspose1d, 2: tnn.ConvTranspose2d, 3: tnn.ConvTranspose3d}[nd]
+        extra = {"padding_mode": mode}
+        make_plan(  # the mode's own rule (a border no wider than the input), refused here rather than in forward
+            (1, *plan.in_size), (1, 1, *plan.kernel_size), plan.stride, plan.padding, plan.output_padding, 1,
+            plan.dilation, padding_mode=mode,
+        )  # fmt: skip
     dev, dtype = conv_module.weight.device, conv_module.weight.dtype
     t = cls(
         in_channels=conv_module.out_channels,
@@ -381,6 +399,7 @@ def inverse_of(conv_module: nn.Module, input_size: Size, copy_weights: bool = Fa
         dilation=plan.dilation,
         device=dev,
         dtype=dtype,
+        **extra,
     )
     if copy_weights and dev.type != "meta":
         with torch.no_grad():

@@ -647,6 +647,7 @@ def _make_plan_cached(
         pads, op_t = _tf_padding(rule, in_size, kernel, stride_t, dil_t, full, size_t, op_t)
     else:
         pads = _normalize_padding(padding, nd)
+        _check_plain_padding(padding)
         if size_t is not None:
             op_t = _output_padding_for_size(size_t, full, pads, stride_t, output_size)
 
@@ -741,12 +742,11 @@ def _check_padding_mode(mode: str, pads: tuple[tuple[int, int], ...], out: tuple
 
 
 def _normalize_padding(padding: Any, nd: int) -> tuple[tuple[int, int], ...]:
-    """Per-dimension (before, after) pairs. Plain ints must be >= 0 (torch); pairs may be negative (JAX, ONNX).
+    """Per-dimension (before, after) pairs, signs as given (each caller has its own sign rule).
 
     >>> _normalize_padding(1, 2), _normalize_padding(((1, -2),), 1)
     (((1, 1), (1, 1)), ((1, -2),))
     """
-    given = padding
     if _is_int(padding):
         padding = (padding,)
     if not isinstance(padding, tuple):
@@ -757,19 +757,24 @@ def _normalize_padding(padding: Any, nd: int) -> tuple[tuple[int, int], ...]:
     pads = []
     for p in vals:
         if _is_int(p):
-            if p < 0:
-                raise ConfigError(
-                    "padding",
-                    given,
-                    "must be non-negative in every dimension (for zeros outside the full output, JAX/ONNX style, "
-                    "give (before, after) pairs: padding=((-1, -1),))",
-                )
             pads.append((int(p), int(p)))
         elif isinstance(p, tuple) and len(p) == 2 and all(_is_int(v) for v in p):
             pads.append((int(p[0]), int(p[1])))
         else:
             raise ConfigTypeError("padding", padding, "entries must be ints or (before, after) pairs of ints")
     return tuple(pads)
+
+
+def _check_plain_padding(padding: Any) -> None:
+    """torch's rule for plain ints: never negative. Per-side pairs may be (zeros outside the full output)."""
+    ints = [padding] if _is_int(padding) else [p for p in padding if _is_int(p)] if isinstance(padding, tuple) else []
+    if any(p < 0 for p in ints):
+        raise ConfigError(
+            "padding",
+            padding,
+            "must be non-negative in every dimension (for zeros outside the full output, JAX/ONNX style, "
+            "give (before, after) pairs: padding=((-1, -1),))",
+        )
 
 
 def _output_padding_for_size(size_t, full, pads, stride_t, output_size) -> tuple[int, ...]:

@@ -2,11 +2,14 @@
 
 They subclass ``torch.nn.ConvTranspose{1,2,3}d``, so the constructor arguments, the parameters (``weight`` of shape
 ``(C_in, C_out/groups, *k)``, ``bias``), their initialization and the ``state_dict`` keys are exactly torch's: a
-state dict saved from one loads into the other. Two additions:
+state dict saved from one loads into the other. The additions:
 
 - ``method=`` (keyword) picks the formulation, one of :data:`tconv.METHODS` (default ``"auto"``);
-- ``padding`` also accepts per-side pairs ``((before, after), ...)`` and ``"same"`` / ``"valid"`` with TensorFlow's
-  ``conv2d_transpose`` semantics (pass ``output_size`` to ``forward`` to pick among the sizes TF allows).
+- ``padding`` also accepts per-side pairs ``((before, after), ...)`` (negative: zeros outside the full output, as
+  JAX and ONNX) and ``"same"`` / ``"valid"`` with TensorFlow's ``conv2d_transpose`` semantics or ``"same_lower"``
+  (ONNX); pass ``output_size`` to ``forward`` to pick among the sizes they allow;
+- ``padding_mode`` may be "circular", "reflect" or "replicate" too (torch's own ConvTranspose refuses them): the
+  module is then the exact adjoint of the ``nn.Conv`` with that mode (see ``docs/arithmetic.md``).
 
 ``forward(x, output_size=None)`` behaves like torch's, ``output_size`` choosing ``output_padding``.
 
@@ -31,7 +34,7 @@ from typing import Any
 import torch
 
 from .errors import ConfigError
-from .geometry import PaddingSpec
+from .geometry import PADDING_MODES, PaddingSpec
 from .ops import METHODS
 from .ops.dispatch import conv_transpose
 
@@ -76,10 +79,8 @@ class _TconvMixin:
         *,
         method: str = "auto",
     ) -> None:
-        if padding_mode != "zeros":
-            raise ConfigError(
-                "padding_mode", padding_mode, f"must be 'zeros': it is the only mode ConvTranspose{self._nd}d supports"
-            )
+        if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
+            raise ConfigError("padding_mode", padding_mode, f"must be one of {PADDING_MODES}")
         method = _check_method(method)
         plain = _is_plain_padding(padding)
         # torch's constructor only knows ints; per-side pairs and "same"/"valid" are stored after it ran
@@ -94,11 +95,12 @@ class _TconvMixin:
             groups,
             bias,
             dilation,
-            padding_mode,
+            "zeros",  # torch's constructor refuses the others; the mode is applied in forward
             device,
             dtype,
         )
         self.method = method
+        self.padding_mode = padding_mode
         if not plain:
             self.padding = padding
 
@@ -113,8 +115,9 @@ class _TconvMixin:
             self.output_padding,
             self.groups,
             self.dilation,
-            output_size=None if output_size is None else tuple(int(v) for v in output_size),
+            output_size=output_size,
             method=self.method,
+            padding_mode=self.padding_mode,
         )
 
     def extra_repr(self) -> str:

@@ -23,7 +23,7 @@ TORCH_FN = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 
 # distinct configurations each test must have checked; they add up to the issue's floor of 2,000 per run
-MIN_CONFIGS = {"1d": 640, "2d": 640, "3d": 320, "asym": 400, "4d": 100, "grad": 240}
+MIN_CONFIGS = {"1d": 640, "2d": 640, "3d": 320, "asym": 400, "4d": 100, "grad": 240, "modes": 60, "neg": 60}
 assert sum(MIN_CONFIGS.values()) >= 2000
 
 
@@ -232,8 +232,9 @@ def _run_gradients(cfg) -> None:
         y = fn(x, w, b)
         gy = torch.randn(y.shape, generator=g.manual_seed(cfg["seed"] + 1), dtype=y.dtype)
         got = torch.autograd.grad((y * gy).sum(), (x, w, b), allow_unused=True)
-        # an input that only ever lands in the cropped border has no path to the output: its gradient is zero
-        return [torch.zeros_like(t) if d is None else d for t, d in zip((x, w, b), got, strict=True)]
+        # torch's graph always holds x, w and b; so must every method's, even where all of them are cropped
+        assert all(d is not None for d in got), "a method returned a result disconnected from an input"
+        return got
 
     ref = grads(lambda x, w, b: TORCH_FN[nd](x, w, b, *args))
     for method in tconv.ops.METHODS:
@@ -251,3 +252,90 @@ def test_gradients_match_torch():
 
 def test_min_configs_add_up():
     assert math.fsum(MIN_CONFIGS.values()) >= 2000
+
+
+# ---- padding_mode: the exact adjoint of nn.Conv with that mode (issue 16) -----------------------------------------
+CONV_FN = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+@st.composite
+def mode_configs(draw, nd: int):
+    """A Conv with padding_mode on an input of size n, seen from its transpose (which maps back to n)."""
+    mode = draw(st.sampled_from(["circular", "reflect", "replicate", "zeros"]))
+    n = tuple(draw(st.integers(2, 5)) for _ in range(nd))
+    k = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    s = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    d = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    cap = {"circular": 0, "reflect": 1}.get(mode, 0)
+    pads = tuple((draw(st.integers(0, min(3, nn - cap))), draw(st.integers(0, min(3, nn - cap)))) for nn in n)
+    groups = draw(st.sampled_from([1, 2]))
+    return dict(mode=mode, n=n, k=k, s=s, d=d, pads=pads, groups=groups, seed=draw(st.integers(0, 2**31 - 1)))
+
+
+def _run_adjoint(cfg) -> None:
+    nd, g = len(cfg["n"]), cfg["groups"]
+    if any(
+        nn + pb + pa < dd * (kk - 1) + 1
+        for nn, (pb, pa), kk, dd in zip(cfg["n"], cfg["pads"], cfg["k"], cfg["d"], strict=True)
+    ):
+        return  # the convolution has no output
+    gen = torch.Generator().manual_seed(cfg["seed"])
+    x = torch.randn(2, 2 * g, *cfg["n"], generator=gen, dtype=torch.float64)
+    w = torch.randn(3 * g, 2, *cfg["k"], generator=gen, dtype=torch.float64)  # conv: (C_out, C_in/g, *k)
+    flat = [v for pair in reversed(cfg["pads"]) for v in pair]
+    padded = F.pad(x, flat, mode="constant" if cfg["mode"] == "zeros" else cfg["mode"])
+    y_conv = CONV_FN[nd](padded, w, None, cfg["s"], 0, cfg["d"], g)
+    y = torch.randn(y_conv.shape, generator=gen, dtype=torch.float64)
+    lhs = (y_conv * y).sum()
+    for method in (*METHODS, "torch"):
+        z = tconv.conv_transpose(
+            y, w, stride=cfg["s"], padding=cfg["pads"], groups=g, dilation=cfg["d"], output_size=cfg["n"],
+            padding_mode=cfg["mode"], method=method,
+        )  # fmt: skip
+        assert z.shape == x.shape, (method, cfg)
+        rhs = (z * x).sum()
+        assert abs(float(lhs - rhs)) <= 1e-9 * max(1.0, float(lhs.abs())), (method, cfg, float(lhs), float(rhs))
+
+
+def test_padding_modes_are_exact_adjoints():
+    """<Conv x, y> = <ConvT y, x> for Conv(padding_mode=...) and tconv's ConvT with the same mode, 1-, 2-, 3-D."""
+    strategy = st.integers(1, 3).flatmap(mode_configs)
+    seen = _search(strategy, 120, _run_adjoint)
+    assert len(seen) >= MIN_CONFIGS["modes"]
+
+
+# ---- negative padding (zeros outside the full output) with every method --------------------------------------------
+def _run_negative(cfg) -> None:
+    x, w, b = _tensors(cfg)
+    nd = cfg["nd"]
+    args = (cfg["stride"], cfg["padding"], cfg["output_padding"], cfg["groups"], cfg["dilation"])
+    try:
+        plan = tconv.make_plan(x.shape, w.shape, *args)
+    except tconv.ConfigError:
+        return
+    # reference: torch's full output placed at offset -pad_before in a zero canvas of out_size (then the bias)
+    full = TORCH_FN[nd](x, w, None, cfg["stride"], 0, 0, cfg["groups"], cfg["dilation"])
+    ref = torch.zeros(*full.shape[: full.ndim - nd], *plan.out_size, dtype=full.dtype)
+    dst, src = [slice(None)] * (full.ndim - nd), [slice(None)] * (full.ndim - nd)
+    for (pb, _), n, f in zip(plan.padding, plan.out_size, plan.full_size, strict=True):
+        lo, hi = max(pb, 0), min(pb + n, f)
+        dst.append(slice(lo - pb, max(hi - pb, lo - pb)))
+        src.append(slice(lo, max(hi, lo)))
+    ref[tuple(dst)] = full[tuple(src)]
+    if b is not None:
+        ref = ref + b.view(-1, *([1] * nd))
+    for method in (*METHODS, "torch"):
+        _check_close(method, tconv.conv_transpose(x, w, b, *args, method=method), ref, cfg["dtype"], cfg)
+
+
+@st.composite
+def negative_configs(draw, nd: int):
+    cfg = draw(configs(nd, max_in=3, max_k=3, symmetric=False))
+    pads = tuple((pb - draw(st.integers(0, 4)), pa - draw(st.integers(0, 4))) for pb, pa in cfg["padding"])
+    return dict(cfg, padding=pads)
+
+
+def test_negative_padding_every_method():
+    strategy = st.integers(1, 3).flatmap(negative_configs)
+    seen = _search(strategy, 120, _run_negative)
+    assert len(seen) >= MIN_CONFIGS["neg"]

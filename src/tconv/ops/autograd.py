@@ -36,6 +36,8 @@ from .zero_insert import pad_or_crop
 
 __all__ = ["autograd"]
 
+_ONEDNN_MAX_STRIDE = 32768
+
 
 def autograd(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
     """Transposed convolution as ``torch.autograd.grad`` of the forward convolution w.r.t. its input (seed 001).
@@ -52,6 +54,19 @@ def autograd(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | Non
     # the forward convolution's padding of z: (p_before, p_after - op) per dimension; negative crops
     pads = tuple((pb, pa - op) for (pb, pa), op in zip(plan.padding, plan.output_padding, strict=True))
     differentiable = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)
+    if torch.is_inference_mode_enabled():
+        # autograd records nothing inside inference mode: step out of it for this one gradient, with a normal copy
+        # of the weight (the convolution saves it, and inference tensors cannot be saved for backward)
+        with torch.inference_mode(False):
+            return autograd(plan, x, w.clone(), b)
+    if max(plan.stride) > _ONEDNN_MAX_STRIDE and torch.backends.mkldnn.enabled:
+        # torch 2.13's oneDNN convolution backward crashes the process (SIGSEGV) for strides of 65535 and more
+        # (32768 works); its own slow path is fine
+        torch.backends.mkldnn.enabled = False
+        try:
+            return autograd(plan, x, w, b)
+        finally:
+            torch.backends.mkldnn.enabled = True
     with torch.enable_grad():
         z = x.new_zeros((n, plan.out_channels, *plan.out_size), requires_grad=True)
         # conv weight (C_out_conv, C_in_conv/g, *k) = (C_in, C_out/g, *k): the transposed conv's weight as stored

@@ -6,6 +6,7 @@ conversion (zero-copy ``torch.from_numpy``), unbatched inputs, then hands batche
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -14,11 +15,15 @@ import torch
 
 from ..errors import ConfigError, ConfigTypeError
 from ..geometry import PaddingSpec, Plan, make_plan
-from . import ALL_METHODS, get_method
+from . import ALL_METHODS, boundary, get_method
 
 ArrayT = TypeVar("ArrayT", torch.Tensor, np.ndarray)
 
 _FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+_DTYPE_RULE = (
+    "must be float16, bfloat16, float32 or float64: integer tensors have no convolution on CPU in torch, and complex "
+    "ones are not supported by every method (convolve the real and imaginary parts separately)"
+)
 
 
 def auto(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -61,13 +66,18 @@ def conv_transpose(
     *,
     output_size: Sequence[int] | None = None,
     method: str = "auto",
+    padding_mode: str = "zeros",
 ) -> ArrayT:
     """N-d transposed convolution with PyTorch's layout and semantics, computed by the chosen ``method``.
 
     ``input`` is ``(N, C_in, *spatial)`` or unbatched ``(C_in, *spatial)``; ``weight`` is
     ``(C_in, C_out/groups, *kernel)``. Torch tensors in, tensor out (differentiable); NumPy arrays in, ndarray of the
     input's dtype out. ``padding`` also accepts ``((before, after), ...)`` pairs and ``"same"``/``"valid"``
-    (TensorFlow's ``conv2d_transpose``, with ``output_size``). ``method`` is one of :data:`tconv.METHODS` or another registered route (:data:`tconv.ops.ALL_METHODS`).
+    (TensorFlow's ``conv2d_transpose``, with ``output_size``); negative pairs add zeros outside the full output (JAX,
+    ONNX), and ``"same_lower"`` is ONNX's SAME_LOWER. ``padding_mode`` ("zeros", "circular", "reflect",
+    "replicate") makes it the exact adjoint of ``nn.Conv`` with that mode. ``method`` is one of
+    :data:`tconv.METHODS` or another registered route (:data:`tconv.ops.ALL_METHODS`). Dtypes: float16, bfloat16,
+    float32, float64 (complex and integer tensors are refused).
 
     >>> import numpy as np, tconv
     >>> x = np.array([[[1.0, 2.0, 3.0]]])            # (N=1, C=1, L=3)
@@ -83,10 +93,12 @@ def conv_transpose(
     wt, _ = _as_tensor("weight", weight)
     bt = None if bias is None else _as_tensor("bias", bias)[0]
     if xt.dtype not in _FLOAT_DTYPES:
-        raise ConfigTypeError("input", f"tensor(dtype={xt.dtype})", "must be a floating-point tensor")
+        raise ConfigTypeError("input", f"tensor(dtype={xt.dtype})", _DTYPE_RULE)
     if wt.dtype != xt.dtype:
         raise ConfigTypeError("weight", f"tensor(dtype={wt.dtype})", f"must have the input's dtype {xt.dtype}")
-    plan = make_plan(tuple(xt.shape), tuple(wt.shape), stride, padding, output_padding, groups, dilation, output_size)
+    plan = make_plan(
+        tuple(xt.shape), tuple(wt.shape), stride, padding, output_padding, groups, dilation, output_size, padding_mode
+    )
     if bt is not None:
         if tuple(bt.shape) != (plan.out_channels,):
             raise ConfigError("bias", tuple(bt.shape), f"must have shape (out_channels,)=({plan.out_channels},)")
@@ -94,10 +106,8 @@ def conv_transpose(
             raise ConfigTypeError("bias", f"tensor(dtype={bt.dtype})", f"must have the input's dtype {xt.dtype}")
     if not plan.batched:
         xt = xt.unsqueeze(0)
-        plan = make_plan(
-            tuple(xt.shape), tuple(wt.shape), stride, padding, output_padding, groups, dilation, output_size
-        )
-    y = get_method(method)(plan, xt, wt, bt)
+        plan = dataclasses.replace(plan, batch=1)
+    y = boundary.run(get_method(method), plan, xt, wt, bt, method)
     if input.ndim == plan.nd + 1:  # unbatched in, unbatched out
         y = y.squeeze(0)
     if from_np:

@@ -154,8 +154,10 @@ def _transposed_pattern(plan: Plan) -> tuple[torch.Tensor, torch.Tensor, tuple[i
     """
     labels = np.arange(1, math.prod(plan.weight_shape) + 1, dtype=np.float64).reshape(plan.weight_shape)
     c = conv_matrix(plan, labels).tocoo()
-    idx = torch.from_numpy(np.vstack([c.col, c.row]).astype(np.int64))  # transposed: (column, row)
-    src = torch.from_numpy(c.data.astype(np.int64) - 1)
+    # normal tensors even when first built under torch.inference_mode(): they are cached and later saved for backward
+    with torch.inference_mode(False):
+        idx = torch.from_numpy(np.vstack([c.col, c.row]).astype(np.int64))  # transposed: (column, row)
+        src = torch.from_numpy(c.data.astype(np.int64) - 1)
     return idx, src, (c.shape[1], c.shape[0])
 
 

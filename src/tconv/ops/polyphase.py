@@ -11,7 +11,12 @@ output at position ``o`` only ever meets real inputs through the taps ``t`` with
 a stride-1 correlation of the *original* input with the sub-kernel ``w[taps]`` (``w[r::s]``-like; with dilation the
 taps step by ``s / gcd(s, d)``). ``plan.phases(dim)`` lists the taps and offsets (the geometry lives there). In
 ``nd`` dimensions the phases combine, ``prod(s)`` sub-convolutions in all, each written into the strided slice
-``y[..., r::s, ...]``. A phase that no tap reaches is all zeros (plus bias).
+``y[..., r::s, ...]``. A phase that no tap reaches is all zeros (plus bias), and is never visited:
+``plan.reached_phases`` lists the others from the taps, so the loop is bounded by the kernel, not by the stride.
+
+Non-finite weights: each phase correlates a zero-extended window of the input, so at the borders a weight meets
+padding zeros that the definition does not have; an inf or NaN weight can then give NaN there (0 * inf). Non-finite
+*inputs* propagate exactly as the definition says. (``scatter``, ``matrix`` and ``col2im`` are exact for both.)
 
 Each sub-correlation uses ``F.conv{1,2,3}d`` (stride 1); for more than three spatial dimensions the same correlation
 is written out as a loop over the sub-kernel's taps, so the method is N-d.
@@ -34,6 +39,7 @@ import torch.nn.functional as F
 
 from ..geometry import Phase, Plan
 from . import CONV_BY_NDIM as _CONV
+from .boundary import connect
 
 __all__ = ["polyphase", "sub_correlation"]
 
@@ -107,10 +113,9 @@ def polyphase(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | No
         .transpose(1, 2)
         .reshape(plan.out_channels, cin_g, *plan.kernel_size)
     )
-    y = x.new_zeros((n, plan.out_channels, *plan.out_size))
-    for combo in itertools.product(*(plan.phases(dim) for dim in range(plan.nd))):
-        if any(not ph.taps for ph in combo):
-            continue  # no tap reaches this phase: it stays zero
+    y = connect(x.new_zeros((n, plan.out_channels, *plan.out_size)), x, w)  # in the graph even if no tap reaches
+    # only the phases some tap reaches (at most prod(kernel) of them, however large the stride): the others stay zero
+    for combo in itertools.product(*(plan.reached_phases(dim) for dim in range(plan.nd))):
         v, xs, dil = wc, x, []
         for dim, ph in enumerate(combo):
             taps, first, step = _phase_geometry(ph)

@@ -16,6 +16,7 @@ import itertools
 import torch
 
 from ..geometry import Plan
+from .boundary import connect
 
 
 def _tap_ranges(plan: Plan, dim: int, t: int) -> tuple[slice, slice] | None:
@@ -45,6 +46,7 @@ def scatter(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
     xg = x.reshape(n, g, cin_g, *plan.in_size)
     wg = w.reshape(g, cin_g, cout_g, *plan.kernel_size)
     y = x.new_zeros((n, g, cout_g, *plan.out_size))
+    y = connect(y, x, w)  # an exact 0 that keeps x and w in the graph even where every tap is cropped
     for tap in itertools.product(*(range(k) for k in plan.kernel_size)):
         ranges = [_tap_ranges(plan, dim, t) for dim, t in enumerate(tap)]
         if any(r is None for r in ranges):
