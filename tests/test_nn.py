@@ -154,3 +154,43 @@ def test_module_padding_mode_matches_the_functional_one():
     torch.testing.assert_close(m(x), y)
     sd = m.state_dict()
     assert list(sd) == ["weight", "bias"]
+
+
+# ---- TorchScript, tracing, torch.compile and torch.export (issue 16) -------------------------------------------
+SCRIPT_CASES = [
+    (tnn.ConvTranspose2d, dict(stride=2, padding=1, output_padding=1)),
+    (tnn.ConvTranspose1d, dict(stride=3, padding=((2, -1),), dilation=2)),  # a pair and a negative pad
+    (tnn.ConvTranspose2d, dict(stride=2, padding=1, padding_mode="reflect")),
+    (tnn.ConvTranspose3d, dict(stride=2, padding=1, padding_mode="circular", groups=2)),
+    (tnn.ConvTranspose1d, dict(stride=2, padding=(1,), padding_mode="replicate", bias=False)),
+]
+
+
+@pytest.mark.parametrize(("cls", "kw"), SCRIPT_CASES)
+def test_torch_jit_script_matches_eager(cls, kw):
+    torch.manual_seed(6)
+    m = cls(2, 4, 3, **kw, dtype=torch.float64)
+    x = torch.randn(2, 2, *([4] * m._nd), dtype=torch.float64)
+    sm = torch.jit.script(m)
+    torch.testing.assert_close(sm(x), m(x))
+    torch.testing.assert_close(sm(x[0]), m(x[0]))  # unbatched
+    if "output_padding" not in kw:
+        size = [n + 1 for n in m(x).shape[2:]]  # output_size picks output_padding, as in eager
+        torch.testing.assert_close(sm(x, size), m(x, output_size=size))
+
+
+def test_scripted_rule_padding_is_refused_at_run_time():
+    sm = torch.jit.script(tnn.ConvTranspose2d(2, 2, 3, stride=2, padding="same"))
+    with pytest.raises(Exception, match="needs explicit padding"):
+        sm(torch.randn(1, 2, 3, 3))
+
+
+def test_trace_export_and_compile():
+    torch.manual_seed(7)
+    m = tnn.ConvTranspose2d(2, 3, 3, stride=2, padding=((1, 0), (0, 1)), padding_mode="zeros", method="polyphase")
+    x = torch.randn(1, 2, 4, 4)
+    ref = m(x)
+    torch.testing.assert_close(torch.jit.trace(m, (x,))(x), ref)
+    torch.testing.assert_close(torch.export.export(m, (x,)).module()(x), ref)
+    # dynamo + AOTAutograd without inductor's C++ toolchain: cheap, and the same graph capture inductor would get
+    torch.testing.assert_close(torch.compile(m, backend="aot_eager")(x), ref)

@@ -75,18 +75,20 @@
     if (p.length !== nd) {
       throw new ConfigError("padding", padding, `must have ${nd} entries, one per spatial dimension (got ${p.length})`);
     }
-    return p.map((e) => {
-      if (typeof e !== "number") return [e[0], e[1]]; // pairs may be negative: zeros outside the full output
-      if (e < 0) {
-        throw new ConfigError(
-          "padding",
-          padding,
-          "must be non-negative in every dimension (for zeros outside the full output, JAX/ONNX style, " +
-            "give (before, after) pairs: padding=((-1, -1),))"
-        );
-      }
-      return [e, e];
-    });
+    return p.map((e) => (typeof e === "number" ? [e, e] : [e[0], e[1]]));
+  }
+
+  function checkPlainPadding(padding) {
+    // geometry._check_plain_padding: plain ints never negative (torch); pairs may be (zeros outside the full output)
+    const ints = typeof padding === "number" ? [padding] : padding.filter((e) => typeof e === "number");
+    if (ints.some((e) => e < 0)) {
+      throw new ConfigError(
+        "padding",
+        padding,
+        "must be non-negative in every dimension (for zeros outside the full output, JAX/ONNX style, " +
+          "give (before, after) pairs: padding=((-1, -1),))"
+      );
+    }
   }
 
   function outputPaddingForSize(sizeT, full, pads, strideT, outputSize) {
@@ -226,6 +228,7 @@
       [pads, opT] = tfPadding(mode, inSize, kernel, strideT, dilT, full, sizeT, opT);
     } else {
       pads = normalizePadding(padding, nd);
+      checkPlainPadding(padding);
       if (sizeT !== null) opT = outputPaddingForSize(sizeT, full, pads, strideT, outputSize);
     }
     const limit = strideT.map((s, d) => Math.max(s, dilT[d]));

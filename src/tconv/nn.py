@@ -29,12 +29,12 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, List, Optional  # noqa: UP035  (TorchScript reads List/Optional)
 
 import torch
 
 from .errors import ConfigError
-from .geometry import PADDING_MODES, PaddingSpec
+from .geometry import PADDING_MODES, PaddingSpec, _freeze, _normalize_padding, normalize_tuple
 from .ops import METHODS
 from .ops.dispatch import conv_transpose
 
@@ -103,9 +103,70 @@ class _TconvMixin:
         self.padding_mode = padding_mode
         if not plain:
             self.padding = padding
+        # plain lists for the TorchScript path (_scripted_forward); explicit padding only
+        nd = self._nd
+        self._s: List[int] = list(normalize_tuple("stride", stride, nd))  # noqa: UP006
+        self._d: List[int] = list(normalize_tuple("dilation", dilation, nd))  # noqa: UP006
+        self._op: List[int] = list(normalize_tuple("output_padding", output_padding, nd))  # noqa: UP006
+        self._mode = padding_mode
+        pairs = ((0, 0),) * nd if isinstance(padding, str) else _normalize_padding(_freeze("padding", padding), nd)
+        self._pads: List[int] = [p[0] for p in pairs] + [p[1] for p in pairs]  # noqa: UP006
+        self._explicit = not isinstance(padding, str)
 
-    def forward(self, input: torch.Tensor, output_size: Sequence[int] | None = None) -> torch.Tensor:
+    def forward(self, input: torch.Tensor, output_size: Optional[List[int]] = None) -> torch.Tensor:  # noqa: UP006, UP045  (TorchScript reads these)
         """The transposed convolution of ``input`` ``(N, C_in, *spatial)`` or ``(C_in, *spatial)``."""
+        if torch.jit.is_scripting():
+            return self._scripted_forward(input, output_size)
+        return self._tconv_forward(input, output_size)
+
+    def _scripted_forward(self, input: torch.Tensor, output_size: Optional[List[int]]) -> torch.Tensor:  # noqa: UP006, UP045
+        """What ``torch.jit.script`` compiles: TorchScript cannot call the plan (Python), so this is the one other
+        spelling of the crop, held to the plan's by tests/test_nn.py. torch's operator gives the full output; F.pad
+        with the negated (before, after) padding crops it (or adds zeros where a pad is negative); a padding mode
+        folds the border back as ``Plan.fold_index`` does. The ``method`` is a Python choice and is not used here."""
+        nd = len(self._s)
+        pads = self._pads
+        if not self._explicit:
+            raise RuntimeError("a scripted tconv module needs explicit padding; trace or export 'same'/'valid' ones")
+        batched = input.dim() == nd + 2
+        x = input if batched else input.unsqueeze(0)
+        zeros = [0] * nd
+        y = torch.convolution(x, self.weight, None, self._s, zeros, self._d, True, zeros, self.groups)
+        ops = self._op
+        if output_size is not None:
+            size = output_size[len(output_size) - nd :]
+            ops = []
+            for i in range(nd):
+                op = size[i] - (y.size(2 + i) - pads[i] - pads[nd + i])
+                if op < 0 or op >= max(self._s[i], self._d[i]):
+                    raise ValueError("output_size is not reachable with output_padding 0..max(stride, dilation)-1")
+                ops.append(op)
+        if self._mode == "zeros":
+            crop: List[int] = []  # noqa: UP006
+            for i in range(nd - 1, -1, -1):  # F.pad lists the last dimension first
+                crop += [-pads[i], -pads[nd + i] + ops[i]]
+            y = torch.nn.functional.pad(y, crop)
+        else:
+            for i in range(nd):
+                full = y.size(2 + i)
+                n = full - pads[i] - pads[nd + i] + ops[i]
+                j = torch.arange(full, device=y.device) - pads[i]
+                if self._mode == "circular":
+                    j = torch.remainder(j, n)
+                elif self._mode == "reflect":
+                    j = torch.where(j < 0, -j, torch.where(j >= n, 2 * (n - 1) - j, j))
+                else:
+                    j = torch.clamp(j, 0, n - 1)
+                shape = list(y.shape)
+                shape[2 + i] = n
+                y = torch.zeros(shape, dtype=y.dtype, device=y.device).index_add(2 + i, j, y)
+        bias = self.bias
+        if bias is not None:
+            y = y + bias.view([1, -1] + [1] * nd)
+        return y if batched else y.squeeze(0)
+
+    @torch.jit.unused
+    def _tconv_forward(self, input: torch.Tensor, output_size: Optional[List[int]] = None) -> torch.Tensor:  # noqa: UP006, UP045
         return conv_transpose(
             input,
             self.weight,

@@ -113,7 +113,7 @@ def polyphase(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | No
         .transpose(1, 2)
         .reshape(plan.out_channels, cin_g, *plan.kernel_size)
     )
-    y = connect(x.new_zeros((n, plan.out_channels, *plan.out_size)), x, w)  # in the graph even if no tap reaches
+    y = x.new_zeros((n, plan.out_channels, *plan.out_size))
     # only the phases some tap reaches (at most prod(kernel) of them, however large the stride): the others stay zero
     for combo in itertools.product(*(plan.reached_phases(dim) for dim in range(plan.nd))):
         v, xs, dil = wc, x, []
@@ -131,6 +131,7 @@ def polyphase(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | No
             *(slice(ph.residue, None, s) for ph, s in zip(combo, plan.stride, strict=True)),
         )
         y[dst] = out
+    y = connect(y, x, w)  # no phase reached: an exact 0 that still holds x and w in the graph (as torch's does)
     if b is not None:
         y = y + b.view(1, -1, *([1] * plan.nd))
     return y

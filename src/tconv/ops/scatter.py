@@ -46,7 +46,6 @@ def scatter(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
     xg = x.reshape(n, g, cin_g, *plan.in_size)
     wg = w.reshape(g, cin_g, cout_g, *plan.kernel_size)
     y = x.new_zeros((n, g, cout_g, *plan.out_size))
-    y = connect(y, x, w)  # an exact 0 that keeps x and w in the graph even where every tap is cropped
     for tap in itertools.product(*(range(k) for k in plan.kernel_size)):
         ranges = [_tap_ranges(plan, dim, t) for dim, t in enumerate(tap)]
         if any(r is None for r in ranges):
@@ -56,6 +55,7 @@ def scatter(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
         # (n, g, ci, *sp) x (g, ci, co) -> (n, g, co, *sp): every input in range scaled by this tap's weights
         contrib = torch.einsum("ngc...,gcd->ngd...", xg[src], wg[(slice(None), slice(None), slice(None), *tap)])
         y[dst] = y[dst] + contrib
+    y = connect(y, x, w)  # every tap cropped: an exact 0 that still holds x and w in the graph (as torch's does)
     y = y.reshape(n, plan.out_channels, *plan.out_size)
     if b is not None:
         y = y + b.view(1, -1, *([1] * plan.nd))
