@@ -6,6 +6,9 @@ backward rule is written here: no fx, no graph rewriting. Captum, when installed
 
 from __future__ import annotations
 
+import copy
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -313,3 +316,30 @@ def test_against_captum():
         )
         got, _ = project(model, x, None, channel=target, method=method, objective="logit")
         close(got, want)
+
+
+def test_top_k_on_a_residual_network(resnet):
+    """top_k with a named layer takes the graph route: winners, values and projections against brute force."""
+    from tconv.zfnet.images import to_tensor
+    from tconv.zfnet.objective import interior_mask
+    from tconv.zfnet.top9 import top_k
+
+    model = copy.deepcopy(resnet).float()
+    rng = np.random.default_rng(0)
+    data = [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(7)]
+    res = top_k(model, data, "layer1", channels=[0, 3], k=3, batch_size=3, progress=False)
+    t = Traced(model, "layer1", "deconvnet")
+    x = to_tensor(data)
+    with torch.no_grad():
+        acts = t.forward(x)
+    rows, cols = interior_mask(model, (3, 64, 64), node_name=t.layer)
+    keep = torch.from_numpy(rows[:, None] & cols[None, :])
+    best = acts.masked_fill(~keep, -torch.inf).flatten(2).amax(2)  # (N, C)
+    for j, c in enumerate([0, 3]):
+        want = best[:, c].sort(descending=True)
+        assert [e.index for e in res.entries[c]] == want.indices[:3].tolist()
+        np.testing.assert_allclose([e.value for e in res.entries[c]], want.values[:3].numpy(), rtol=1e-6)
+        e = res.entries[c][0]
+        full, _ = project(model, x[e.index], "layer1", channel=c, position=e.position)
+        crop = res.projections[j][0]
+        np.testing.assert_allclose(np.abs(crop).sum(), full.abs().sum().item(), rtol=1e-4)

@@ -17,7 +17,7 @@ channels in one batched mirror pass.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .grids import to_rgb
+from .images import to_tensor
 from .models import Network, load_model
 from .project import Mirror, _check_method, _progress
 from .stream import batches, gather_objects, my_batches, world
@@ -125,10 +126,82 @@ def _merge(best_v, best_i, best_p, v, i, p, k: int):  # type: ignore[no-untyped-
     return cand_v.gather(1, order), cand_i.gather(1, order), cand_p.gather(1, order)
 
 
+class _MirrorRoute:
+    """An ``nn.Sequential`` (or a :class:`Network`) and an int layer: the explicit mirror network."""
+
+    def __init__(self, model: str | nn.Module | Network, layer: int) -> None:
+        self.net = load_model(model)
+        self.mirror = Mirror(self.net.features, layer)
+        self.name, self.bgr, self.preprocess = self.net.name, self.net.bgr, self.net.preprocess
+        self.layer, self.layer_name = self.mirror.layer, self.net.layer_names[self.mirror.layer]
+
+    def check(self, shape: tuple[int, int, int]) -> int:
+        self.mirror.check_images(torch.zeros(1, *shape))
+        return self.mirror.out_channels or 3
+
+    def region(self, shape: tuple[int, int, int]) -> tuple[np.ndarray, ...] | None:
+        return interior(self.net.features, shape, self.layer)
+
+    def activations(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mirror.trace(x).activations
+
+    def project(self, x, owner, chans, positions, method, unpool, progress) -> np.ndarray:  # type: ignore[no-untyped-def]
+        trace = self.mirror.trace(x, signs=method in ("guided", "saliency"))
+        return self.mirror.backward(trace, owner, chans, positions, method, unpool, progress=progress).numpy()
+
+    def box(self, shape: tuple[int, int, int], pos: tuple[int, int]) -> tuple[int, ...]:
+        return _rf_box(self.net.features, shape, self.layer, pos)
+
+
+class _GraphRoute:
+    """Any torch.fx-traceable model and a named layer: autograd on the rewritten graph (:mod:`.traced`)."""
+
+    def __init__(self, model: nn.Module, layer: str, method: str, preprocess: Callable | None) -> None:
+        from .traced import Traced  # noqa: PLC0415
+
+        if not isinstance(model, nn.Module):
+            raise ConfigError("model", model, "must be an nn.Module when layer is a name")
+        self.model, self.traced = model, Traced(model, layer, method)
+        self.name, self.bgr = type(model).__name__, False
+        self.preprocess = preprocess or to_tensor
+        self.layer, self.layer_name = self.traced.layer, layer
+
+    def check(self, shape: tuple[int, int, int]) -> int:
+        with torch.no_grad():
+            acts = self.traced.forward(self.preprocess(np.zeros((1, shape[1], shape[2], 3), np.uint8)))
+        if acts.ndim != 4:
+            raise ConfigError("layer", self.layer_name, f"gives {tuple(acts.shape)}: top-k needs (B, C, h, w) maps")
+        return acts.shape[1]
+
+    def region(self, shape: tuple[int, int, int]) -> tuple[np.ndarray, ...] | None:
+        from .objective import interior_mask  # noqa: PLC0415
+
+        return interior_mask(self.model, shape, node_name=self.layer)
+
+    def activations(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.traced.forward(x)
+
+    def project(self, x, owner, chans, positions, method, unpool, progress) -> np.ndarray:  # type: ignore[no-untyped-def]
+        from .objective import gradients  # noqa: PLC0415
+
+        if unpool != "sum":
+            raise ConfigError("unpool", unpool, "must be 'sum' on the graph route (autograd always sums)")
+        chunk = max(1, (1 << 25) // max(1, 16 * x[0].numel()))
+        return gradients(self.traced, x, owner, "unit", chans, positions, chunk).numpy()
+
+    def box(self, shape: tuple[int, int, int], pos: tuple[int, int]) -> tuple[int, ...]:
+        from ..receptive import receptive_field_box  # noqa: PLC0415
+
+        b = receptive_field_box(self.model, (1, *shape), self.layer, pos)
+        (top, left), (bottom, right) = b.theoretical_start, b.theoretical_stop
+        return (int(top), int(left), int(bottom), int(right))
+
+
 def top_k(
     model: str | nn.Module | Network,
     dataset: Sequence[np.ndarray],
-    layer: int,
+    layer: int | str,
     channels: Sequence[int] | None = None,
     k: int = 9,
     n_channels: int = 9,
@@ -139,6 +212,7 @@ def top_k(
     inside: bool = True,
     workers: int = 0,
     distributed: bool | None = None,
+    preprocess: Callable[[np.ndarray], torch.Tensor] | None = None,
 ) -> TopK:
     """The ``k`` strongest activations of each channel over ``dataset`` ((H, W, 3) uint8 RGB images of one size).
 
@@ -147,14 +221,17 @@ def top_k(
     whose receptive field lies wholly inside the image (when the layer has any), so that no patch is clipped and
     no winner owes its response to the zero padding at the border.
 
+    ``layer`` is an index into an ``nn.Sequential`` / :class:`Network` (the explicit mirror), or -- for any
+    torch.fx-traceable ``nn.Module`` -- a module's qualified name or an fx node name (the graph route of
+    :func:`tconv.project`; ``preprocess`` turns (B, H, W, 3) uint8 into the model's input, default [0, 1] floats).
+
     ``dataset`` is any sequence, e.g. a lazily decoded :class:`tconv.zfnet.stream.ImageFolder`; it is read batch by
     batch (``workers`` DataLoader processes decode ahead), so memory does not grow with its length. When
     torch.distributed is initialized (``distributed=None``; False ignores it), each rank scans its share of the
     batches, the heaps are gathered, and every rank returns the single-process result.
     """
     _check_method(method, unpool)
-    net = load_model(model)
-    mirror = Mirror(net.features, layer)
+    route = _GraphRoute(model, layer, method, preprocess) if isinstance(layer, str) else _MirrorRoute(model, layer)  # type: ignore[arg-type]
     if not isinstance(k, int) or k < 1:
         raise ConfigError("k", k, "must be a positive int")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -163,14 +240,13 @@ def top_k(
         raise ConfigError("dataset", len(dataset), "must hold at least one image")
     first = np.asarray(dataset[0])
     shape = (3, first.shape[0], first.shape[1])
-    mirror.check_images(torch.zeros(1, *shape))
-    n_out = mirror.out_channels or 3
+    n_out = route.check(shape)
     if channels is not None:
         bad = [c for c in channels if not (isinstance(c, (int, np.integer)) and 0 <= c < n_out)]
         if bad or not len(channels):
             raise ConfigError("channels", list(channels), f"must be channel numbers between 0 and {n_out - 1}")
     k = min(k, len(dataset))
-    region = interior(net.features, shape, mirror.layer) if inside else None
+    region = route.region(shape) if inside else None
 
     # 1. stream the data set: a running top-k of (value, image index, flat position) per channel; under
     # torch.distributed each rank scans its batches and the heaps are merged (one total order: ties go to the
@@ -180,21 +256,24 @@ def top_k(
     best_i = torch.zeros((n_out, 0), dtype=torch.long)
     best_p = torch.zeros((n_out, 0), dtype=torch.long)
     spans = my_batches(len(dataset), batch_size, rank, world_size)
-    label = f"top-{k}: {net.layer_names[mirror.layer]}" + (f" (rank {rank}/{world_size})" if world_size > 1 else "")
+    label = f"top-{k}: {route.layer_name}" + (f" (rank {rank}/{world_size})" if world_size > 1 else "")
+    width = 1
     with _progress(progress and rank == 0, label, len(spans)) as advance:
         for a, imgs in batches(dataset, batch_size, workers, rank, world_size):
-            acts = mirror.trace(net.preprocess(imgs)).activations  # (B, C, h, w)
+            acts = route.activations(route.preprocess(imgs))  # (B, C, h, w)
             if region is not None:
                 keep = torch.from_numpy(region[0][:, None] & region[1][None, :])
                 acts = acts.masked_fill(~keep, -torch.inf)
+            width = acts.shape[-1]
             v, p = acts.flatten(2).max(dim=2)  # (B, C): each image's strongest position per channel
             idx = torch.arange(a, a + len(imgs)).expand(n_out, -1)
             best_v, best_i, best_p = _merge(best_v, best_i, best_p, v.T, idx, p.T, k)
             advance()
     if world_size > 1:
-        for v, i, p in gather_objects((best_v, best_i, best_p)):
+        gathered = gather_objects((best_v, best_i, best_p, width))
+        for v, i, p, _w in gathered:
             best_v, best_i, best_p = _merge(best_v, best_i, best_p, v, i, p, k)
-    width = mirror.sizes(shape[1:])[-1][1]
+        width = max(w for *_, w in gathered)
     if channels is None:
         channels = best_v[:, -1].argsort(descending=True)[:n_channels].tolist()
     chans = [int(c) for c in channels]
@@ -203,20 +282,19 @@ def top_k(
     winners = sorted({int(best_i[c, r]) for c in chans for r in range(k)})
     row = {idx: j for j, idx in enumerate(winners)}
     images = [np.asarray(dataset[i]) for i in winners]
-    trace = mirror.trace(net.preprocess(np.stack(images)), signs=method in ("guided", "saliency"))
     owner = torch.tensor([row[int(best_i[c, r])] for c in chans for r in range(k)])
     seed_ch = torch.tensor([c for c in chans for _ in range(k)])
     flat = torch.stack([best_p[c, r] for c in chans for r in range(k)])
     positions = torch.stack([flat // width, flat % width], dim=1)
-    proj = mirror.backward(trace, owner, seed_ch, positions, method, unpool, progress=progress).numpy()
+    proj = route.project(route.preprocess(np.stack(images)), owner, seed_ch, positions, method, unpool, progress)
 
     # 3. crop both to the receptive field of each unit
     result = TopK(
-        network=net.name,
-        layer=mirror.layer,
-        layer_name=net.layer_names[mirror.layer],
+        network=route.name,
+        layer=route.layer,  # type: ignore[arg-type]
+        layer_name=route.layer_name,
         channels=chans,
-        bgr=net.bgr,
+        bgr=route.bgr,
         method=method,
         unpool=unpool,
         images_seen=len(dataset),
@@ -226,7 +304,7 @@ def top_k(
         entries, projs, patches = [], [], []
         for r in range(k):
             pos = (int(positions[s, 0]), int(positions[s, 1]))
-            box = _rf_box(net.features, shape, mirror.layer, pos)
+            box = route.box(shape, pos)
             idx = int(best_i[c, r])
             entries.append(Activation(c, idx, pos, float(best_v[c, r]), box))
             projs.append(crop_box(proj[s], box, fill=0.0))
