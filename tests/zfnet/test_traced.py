@@ -343,3 +343,22 @@ def test_top_k_on_a_residual_network(resnet):
         full, _ = project(model, x[e.index], "layer1", channel=c, position=e.position)
         crop = res.projections[j][0]
         np.testing.assert_allclose(np.abs(crop).sum(), full.abs().sum().item(), rtol=1e-4)
+
+
+def test_cli_project_any_network(tmp_path):
+    from typer.testing import CliRunner
+
+    from tconv.cli import app
+
+    out = tmp_path / "p.png"
+    res = CliRunner().invoke(
+        app,
+        ["zfnet", "project", "--model", "tests.zfnet.families:ResNetLike", "--layer", "layer2.1.relu",
+         "--method", "guided", "--size", "64", "--limit", "2", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert out.stat().st_size > 1000
+    bad = CliRunner().invoke(
+        app, ["zfnet", "project", "--model", "tests.zfnet.families:ResNetLike", "--layer", "nope", "--size", "64"]
+    )
+    assert bad.exit_code == 2 and "layer" in bad.output

@@ -22,6 +22,32 @@ def _network(model: str, arch: str | None, seed: int):
     return load_model(model, arch=arch, seed=seed)
 
 
+def _graph_model(model: str, seed: int):
+    """A model for the graph route (any traceable network): ``efficientnet-lite0`` or ``module:attr``, with its
+    input convention; None when ``model`` is one of the Sequential networks (the explicit mirror)."""
+    if model == "efficientnet-lite0":
+        from ..zfnet.classifier_tour import preprocess  # noqa: PLC0415
+        from ..zfnet.efficientnet import efficientnet_lite0  # noqa: PLC0415
+
+        return efficientnet_lite0(), preprocess
+    if ":" not in model:
+        return None
+    from torch import nn  # noqa: PLC0415
+
+    from ..zfnet.images import to_tensor  # noqa: PLC0415
+    from ..zfnet.models import Network, features_of  # noqa: PLC0415
+    from ..zoo import import_model  # noqa: PLC0415
+
+    obj = import_model(model, seed, accept=(nn.Module, Network))
+    if isinstance(obj, Network):
+        return None
+    try:
+        features_of(obj)
+        return None  # a Sequential (or .features): the mirror's layer names apply
+    except ConfigError:
+        return obj.eval(), to_tensor
+
+
 def _photos(images: str, size: int | None) -> dict:
     from ..zfnet.images import builtin_images, load_folder  # noqa: PLC0415
 
@@ -70,7 +96,10 @@ def _save(fig, out: Path) -> None:
 
 
 MODEL = typer.Option(
-    "vgg16-hed", "--model", "-m", help="vgg16-hed, alexnet-like, vgg16-like, module:attr or a .pt file."
+    "vgg16-hed",
+    "--model",
+    "-m",
+    help="vgg16-hed, alexnet-like, vgg16-like, efficientnet-lite0 (project), module:attr or a .pt file.",
 )
 ARCH = typer.Option(None, "--arch", help="Architecture for a .pt file (zoo name or module:attr).")
 IMAGES = typer.Option("builtin", "--images", "-i", help="'builtin' or a folder of images.")
@@ -114,6 +143,9 @@ def register(app: typer.Typer) -> None:
         method: str = typer.Option("deconvnet", "--method", help="deconvnet, gradient, guided or saliency."),
         unpool: str = typer.Option("sum", "--unpool", help="sum (exact) or overwrite (nn.MaxUnpool2d)."),
         compare: bool = typer.Option(False, "--compare", help="Show sum and overwrite unpooling side by side."),
+        objective: str = typer.Option(
+            "unit", "--objective", help="unit (strongest, field inside the image), channel (whole map) or logit."
+        ),
         size: int = SIZE,
         limit: int = typer.Option(6, "--limit", help="At most this many images."),
         seed: int = SEED,
@@ -121,23 +153,40 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Project each image's strongest activation at LAYER back to pixels; one row per image.
 
+        Any traceable network: --model efficientnet-lite0 or module:attr, LAYER a module or fx node name
+        ("blocks.10", "layer3.1.relu") or "output".
+
         Example: tconv zfnet project --model vgg16-hed --layer relu3_3 --images builtin --out p.png
         """
         import numpy as np  # noqa: PLC0415
 
         from ..zfnet import grids, project  # noqa: PLC0415
 
-        net = _network(model, arch, seed)
-        idx = _layer(net, layer)
         if images == "builtin":
             photos = dict(list(_photos(images, size).items())[: max(1, limit)])
         else:
             data = _folder(images, size, max(1, limit), "--limit")
             photos = {data.name(i): data[i] for i in range(len(data))}
+        general = _graph_model(model, seed)
+        if general is not None:
+            module, prep = general
+            name = None if layer == "output" else layer
+            x = prep(np.stack(list(photos.values())))
+            p, ch = project(module, x, name, channel, method, objective=objective, progress=True)
+            what = "class" if objective == "logit" else "ch"
+            labels = [f"{n} {what} {int(c)}" for n, c in zip(photos, ch, strict=True)]
+            title = f"{model} {layer} ({objective}, {method})"
+            fig = grids.projections_figure(
+                list(photos.values()), {method: list(p)}, labels, False, None, "robust", title
+            )
+            _save(fig, out)
+            return
+        net = _network(model, arch, seed)
+        idx = _layer(net, layer)
         x = net.preprocess(np.stack(list(photos.values())))
         cols = {}
         for mode in ("sum", "overwrite") if compare else (unpool,):
-            p, ch = project(net.features, x, idx, channel, method, mode, progress=True)
+            p, ch = project(net.features, x, idx, channel, method, mode, objective=objective, progress=True)
             cols[f"{method} ({mode})" if compare else method] = list(p)
         labels = [f"{n} ch {int(c)}" for n, c in zip(photos, ch, strict=True)]
         diff = tuple(cols) if compare else None
