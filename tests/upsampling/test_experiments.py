@@ -182,3 +182,15 @@ def test_seeds_are_summarized_with_paired_intervals_and_resume(tmp_path) -> None
     assert again["rows"] == summ["rows"] and (tmp_path / "seed_1.json").stat().st_mtime_ns == stamp
     with pytest.raises(ConfigError, match="another configuration"):
         ex.run_super_resolution_seeds(replace(TINY, steps=4), [0], tmp_path, runs, progress=False)
+
+
+def test_quick_mode_says_plainly_that_it_ranks_differently() -> None:
+    from tconv.upsampling import _quick_note
+
+    sr = {
+        "config": {"steps": 200},
+        "reference": {"bilinear, no network": {"psnr": 24.6}},
+        "rows": [{"label": "a", "psnr": 24.0}, {"label": "b", "psnr": 25.0}, {"label": "c", "psnr": 20.0}],
+    }
+    note = _quick_note(sr)
+    assert "ranks differently from the full run" in note and "2 of 3" in note and "24.60 dB" in note

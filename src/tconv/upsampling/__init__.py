@@ -234,7 +234,11 @@ def tour_section(out_dir: Path, quick: bool = True) -> Any:
         "of the output spectrum's energy at the stride frequencies, square-rooted); <b>phase MSE max/min</b>: squared error "
         "by sub-pixel position, worst over best.</p>",
         sr_table_html(sr),
-        _quick_note(sr) if quick else "",
+        _quick_note(sr)
+        if quick
+        else "<p class='muted'>One seed: these numbers carry no spread, so the table ranks nothing by itself. "
+        "<code>tconv upsample train --full --seeds 0 --seeds 1 ...</code> gives each method's mean and 95% interval "
+        "over seeds and the paired differences; <code>docs/upsampling.md</code> has them.</p>",
         img_tag(figs["super_resolution"], "super-resolution scores"),
         img_tag(figs["init_vs_trained"], "outputs at init and trained"),
         "<h3>(d) Checkerboards in the gradients of strided convolutions</h3>",
