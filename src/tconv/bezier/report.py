@@ -374,7 +374,7 @@ def _stability_html(m: dict, table_html) -> str:
     st = m.get("verdict_stability")
     if not st or len(st[0]["verdicts"]) < 2:
         return ""
-    sizes = list(st[0]["verdicts"])
+    sizes = sorted(st[0]["verdicts"], key=int)
     rows = [[s["section"], s["claim"], *[s["verdicts"][n] for n in sizes]] for s in st]
     return "<p>Verdicts with the first n seeds (is the verdict stable?):</p>" + table_html(
         ["§", "claim", *[f"n = {n}" for n in sizes]], rows
@@ -396,7 +396,7 @@ def claims_markdown(m: dict) -> str:
         lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
     st = m.get("verdict_stability")
     if st and len(st[0]["verdicts"]) > 1:
-        sizes = list(st[0]["verdicts"])
+        sizes = sorted(st[0]["verdicts"], key=int)
         lines += ["", "| § | claim | " + " | ".join(f"n = {n}" for n in sizes) + " |",
                   "| --- | --- | " + " | ".join("---" for _ in sizes) + " |"]  # fmt: skip
         for s_ in st:
