@@ -10,7 +10,9 @@ and in a per-machine JSON file, so later calls, and later processes on the same 
   plus ``memory_slack`` (default 1 MiB) where that is more: a fraction of a megabyte never decides a choice. A route
   over the budget may still run on slices of the batch when each slice fits (no-grad only); otherwise it is not
   considered. The 400² image with a 64x64 kernel: col2im's 2.6 GB of columns are far out; polyphase, 24x faster
-  than torch there, fits.
+  than torch there, fits. No route may exceed the memory available when the choice is made
+  (:func:`tconv.memory.available_bytes`, capped by ``TCONV_MAX_BYTES``); where none fits, a ConfigError says the
+  budget, what is available and what the smallest route needs.
   ``memory_factor=None`` lifts the limit. See :func:`budget_bytes`.
 - **Ties go to torch.** Another route must be at least :data:`MARGIN` faster to be chosen.
 - **The heuristic** (:func:`tconv.ops.registry.heuristic`, from the idle measurements) decides instead where
@@ -53,6 +55,7 @@ import torch
 from ..errors import ConfigError
 from ..files import write_json
 from ..geometry import Plan
+from ..memory import available_bytes, human
 from .registry import Route, get_route, heuristic, memory_bytes, routes
 
 __all__ = [
@@ -397,7 +400,15 @@ def _measure(
     return dataclasses.replace(by_name[winner], measured=True, ms=ms)
 
 
-def _heuristic(plan: Plan, dtype: torch.dtype, grad: bool, budget: float) -> Choice:
+def _limit(plan: Plan, dtype: torch.dtype, device: torch.device, compiling: bool) -> tuple[float, int | None]:
+    """The bytes a route may use for this call: the budget, and no more than the memory available now
+    (:func:`tconv.memory.available_bytes`; not read while ``torch.compile`` traces). Also returns what is available."""
+    budget = budget_bytes(plan, dtype)
+    avail = None if compiling else available_bytes(device)
+    return (budget if avail is None else min(budget, avail)), avail
+
+
+def _heuristic(plan: Plan, dtype: torch.dtype, grad: bool, budget: float, avail: int | None) -> Choice:
     fits: dict[str, int] = {}
 
     def allowed(r: Route) -> bool:
@@ -409,19 +420,22 @@ def _heuristic(plan: Plan, dtype: torch.dtype, grad: bool, budget: float) -> Cho
     try:
         route = heuristic(plan, allowed)
     except LookupError:
-        raise _budget_error(plan, dtype, budget) from None
+        raise _budget_error(plan, dtype, budget, avail) from None
     return Choice(route, fits[route.name])
 
 
-def _budget_error(plan: Plan, dtype: torch.dtype, budget: float) -> ConfigError:
+def _budget_error(plan: Plan, dtype: torch.dtype, limit: float, avail: int | None) -> ConfigError:
     need = {r.name: memory_bytes(r, plan, dtype) for r in routes(tuned=True) if r.applies(plan)}
     smallest = min(need, key=need.__getitem__)
+    factor = current().memory_factor
+    budget = budget_bytes(plan, dtype)
     return ConfigError(
         "method",
         "auto",
-        f"no route fits the memory budget of {budget / 2**20:.1f} MiB (memory_factor={current().memory_factor} x "
-        f"torch's estimated peak); the smallest, {smallest!r}, needs ~{need[smallest] / 2**20:.1f} MiB "
-        "(raise it with tconv.ops.autotune.configure(memory_factor=...), or None for no limit)",
+        f"no route fits in {human(limit)}: the memory budget is {human(budget)} (memory_factor={factor} x torch's "
+        f"estimated peak, or that peak + memory_slack) and {'an unknown amount' if avail is None else human(avail)} "
+        f"is available; the smallest route, {smallest!r}, needs ~{human(need[smallest])} "
+        "(free memory, or raise the budget with tconv.ops.autotune.configure(memory_factor=...); None: no limit)",
     )
 
 
@@ -445,11 +459,11 @@ def choose(
 
 
 def _choose(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool, s: Settings) -> Choice:
-    budget = budget_bytes(plan, x.dtype)
     work = plan.flops + 16 * (math.prod(plan.input_shape) + math.prod(plan.output_shape))
-    compiling = getattr(torch.compiler, "is_compiling", lambda: False)()
+    compiling = torch.compiler.is_compiling()
+    budget, avail = _limit(plan, x.dtype, x.device, compiling)
     if not s.enabled or work < s.min_work or compiling or x.device.type != "cpu":
-        return _heuristic(plan, x.dtype, grad, budget)
+        return _heuristic(plan, x.dtype, grad, budget, avail)
     k = key(plan, x, w, grad)
     with _lock:
         hit = _lookup(k)
@@ -465,7 +479,7 @@ def _choose(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
                 if chunks is not None:
                     candidates.append(Choice(r, chunks))
         if not candidates:
-            raise _budget_error(plan, x.dtype, budget)
+            raise _budget_error(plan, x.dtype, budget, avail)
         choice = _measure(plan, x.detach() if not grad else x, w, b, grad, candidates)
         _store(k, {"route": choice.route.name, "chunks": choice.chunks, "ms": choice.ms})
     return choice
