@@ -70,21 +70,15 @@ def _usable(t: torch.Tensor | None, grad: bool) -> torch.Tensor | None:
 
 
 def _temporary(name: str, plan: Plan, itemsize: int) -> tuple[int, str]:
-    """The largest temporary (bytes, what) a method allocates besides its output, from the plan alone."""
-    n = plan.batch or 1
-    per = n * itemsize
-    if name == "zero_insert":  # the stretched, padded input
-        size = math.prod(
-            u + max(a, 0) + max(b, 0)
-            for u, (a, b) in zip(plan.equivalent_conv.upsampled_size, plan.equivalent_conv.pad, strict=True)
-        )
-        return per * plan.in_channels * size, "zero-inserted, padded input"
-    if name == "col2im":  # the columns Wᵀ·X and the uncropped output
-        cols = plan.out_channels * math.prod(plan.kernel_size) * math.prod(plan.in_size)
-        return per * (cols + plan.out_channels * math.prod(plan.full_size)), "columns (C_out·prod(k)·prod(in))"
-    if name in ("scatter", "autograd"):  # one more output-sized tensor (the sum, or autograd's dummy input)
-        return per * plan.out_channels * math.prod(plan.out_size), "second output-sized buffer"
-    return 0, ""
+    """The largest temporary (bytes, what) a method allocates besides its output: its registered memory estimate
+    (:mod:`tconv.ops.registry`, the one place estimates live) less the output."""
+    from .registry import ROUTES  # noqa: PLC0415
+
+    route = ROUTES.get(name)
+    if route is None or route.device != "cpu" or not route.temporary or not route.applies(plan):
+        return 0, ""
+    out = (plan.batch or 1) * plan.out_channels * math.prod(plan.out_size) * itemsize
+    return max(0, route.memory(plan) * itemsize - out), route.temporary
 
 
 def _check_memory(name: str, plan: Plan, x: torch.Tensor) -> None:

@@ -55,6 +55,7 @@ class Route:
     tuned: bool
     prior: Callable[[Plan], float]
     device: str = "cpu"  # where it runs: "cpu" (any torch device its operations support) or "cuda"
+    temporary: str = "temporaries"  # its largest temporary besides the output, in words ("": it checks its own)
 
     @property
     def fn(self) -> Formulation:
@@ -213,25 +214,27 @@ ROUTES: dict[str, Route] = {
     r.name: r
     for r in (
         Route("torch", "native:native", "PyTorch's F.conv_transpose*d", _torch_applies, _mem_torch, "torch", True,
-              _prior_torch),
+              _prior_torch, temporary="input and output in oneDNN's blocked layout"),
         Route("torch_cl", "fastcpu:channels_last_native", "torch on channels-last data (oneDNN's fast layout)",
-              _channels_last_applies, _mem_torch_cl, "torch", True, _prior_torch_cl),
+              _channels_last_applies, _mem_torch_cl, "torch", True, _prior_torch_cl,
+              temporary="channels-last copies of the input and the output"),
         Route("gemm", "fastcpu:no_overlap_gemm", "non-overlapping windows: one GEMM + depth-to-space",
-              _gemm_applies, _mem_gemm, "custom", True, _prior_gemm),
+              _gemm_applies, _mem_gemm, "custom", True, _prior_gemm, temporary="GEMM result for a slice of the batch"),
         Route("subpixel", "fastcpu:subpixel", "all phases as ONE stride-1 convolution + depth-to-space",
-              _subpixel_applies, _mem_subpixel, "autograd", True, _prior_subpixel),
+              _subpixel_applies, _mem_subpixel, "autograd", True, _prior_subpixel,
+              temporary="stacked convolution's result and its depth-to-space copy"),
         Route("col2im", "col2im:col2im", "one GEMM Wᵀ·X, then fold the columns", _always, _mem_col2im, "autograd",
-              True, _prior_col2im),
+              True, _prior_col2im, temporary="columns (C_out·prod(k)·prod(in)) and the uncropped output"),
         Route("polyphase", "polyphase:polyphase", "prod(s) stride-1 sub-convolutions", _always, _mem_polyphase,
-              "autograd", True, _prior_polyphase),
+              "autograd", True, _prior_polyphase, temporary="input windows and one phase's result"),
         Route("scatter", "scatter:scatter", "the definition: each input adds its scaled kernel", _always,
-              _mem_out_times(3), "autograd", False, _never),
+              _mem_out_times(3), "autograd", False, _never, temporary="second output-sized buffer"),
         Route("zero_insert", "zero_insert:zero_insert", "insert zeros, pad, flip, stride-1 convolution", _always,
-              _mem_zero_insert, "autograd", False, _never),
+              _mem_zero_insert, "autograd", False, _never, temporary="zero-inserted, padded input"),
         Route("matrix", "matrix:matrix", "the convolution as a sparse matrix C, then Cᵀ", _always, _mem_matrix,
-              "autograd", False, _never),
+              "autograd", False, _never, temporary=""),  # refuses matrices over 2**27 entries itself
         Route("autograd", "autograd:autograd", "the gradient of the forward convolution", _always,
-              _mem_out_times(3), "autograd", False, _never),
+              _mem_out_times(3), "autograd", False, _never, temporary="second output-sized buffer"),
         # the GPU kernels: CUDA tensors only; "auto" on CUDA reads their measured table (tconv.gpu.dispatch_table)
         Route("triton", "tconv.gpu:triton_method", "polyphase implicit-GEMM Triton kernels (CUDA)", _torch_applies,
               _mem_out_times(1), "custom", False, _never, device="cuda"),
