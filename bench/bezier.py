@@ -169,7 +169,7 @@ def main() -> None:
         f"{s['extrapolated_protocol_cpu_s']:8.0f}  {'':>15s}  {s['load_before']}"
     )
     rows = [
-        ("tconv, 5 seeds × 5000 epochs (end to end)", "tconv_protocol"),
+        (f"tconv, 5 seeds × {args.protocol_epochs} epochs (end to end)", "tconv_protocol"),
         ("tconv fast: 5 seeds × 300 epochs", "fast_plain"),
         ("tconv fast preset: 30 models × 300 epochs", "fast_preset_30_models"),
         ("tconv seed preset: 20 models × 5000 epochs", "seed_preset_20_models"),
