@@ -144,6 +144,26 @@ def test_inception_like(method):
     close(got, reference(model.reference, x, method, "unit", ch, pos))
 
 
+def test_in_place_positional_flag():
+    """F.leaky_relu(y, 0.1, True) mutates y (its result unused): later readers must see the activation's result."""
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(3, 3, 3, padding=1), nn.Conv2d(3, 2, 3, padding=1)
+
+        def forward(self, x):
+            y = self.a(x)
+            F.leaky_relu(y, 0.1, True)
+            return self.b(y)
+
+    torch.manual_seed(0)
+    m = M().double()
+    x = images(1, (8, 8))
+    with torch.no_grad():
+        torch.testing.assert_close(Traced(m, None, "saliency").forward(x), m(x.clone()))
+
+
 def test_every_activation_found_and_replaced(resnet):
     t = Traced(randomize(InceptionLike(), 2), None, "deconvnet")
     assert len(t.activations) == 9  # relu_, 3 torch.relu, 4 F.relu (one in place), the output's F.relu

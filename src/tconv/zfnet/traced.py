@@ -195,11 +195,13 @@ def _in_place(gm: fx.GraphModule, node: fx.Node) -> bool:
         return bool(getattr(gm.get_submodule(str(node.target)), "inplace", False))
     if node.op == "call_method":
         return node.target == "relu_"
-    return (
-        node.target in _IN_PLACE_FUNCTIONS
-        or bool(node.kwargs.get("inplace", False))
-        or (node.target in (F.relu, F.relu6, F.hardswish, F.silu, F.mish) and len(node.args) > 1 and bool(node.args[1]))
-    )
+    if node.target in _IN_PLACE_FUNCTIONS:
+        return True
+    try:  # F.relu(x, True), F.leaky_relu(x, 0.1, True), F.elu(x, inplace=True), ...
+        bound = inspect.signature(node.target).bind_partial(*node.args, **node.kwargs).arguments
+    except (TypeError, ValueError):
+        return False
+    return bool(bound.get("inplace", False))
 
 
 def _stack_name(entry: Any) -> str | None:
