@@ -47,15 +47,15 @@ def test_channel_and_unit_at_a_layer(resnet):
 
     t = Traced(resnet, "layer2", "saliency")
     for objective in ("channel", "unit"):
-        occ = occlusion(resnet, x, "layer2", objective=objective, size=16, stride=16, fill=fill, target=3)
+        occ = occlusion(resnet, x, "layer2", objective=objective, size=24, stride=24, fill=fill, target=3)
         assert occ.target.tolist() == [3] and occ.label is not None
         with torch.no_grad():
             for i, r in enumerate(occ.rows):
                 for j, c in enumerate(occ.cols):
-                    a = t.forward(by_hand(resnet, x[0], r, c, 16, fill[:, None, None]))[0, occ.channel[0]]
+                    a = t.forward(by_hand(resnet, x[0], r, c, 24, fill[:, None, None]))[0, occ.channel[0]]
                     want = a.sum() if objective == "channel" else a[tuple(occ.position[0].tolist())]
                     torch.testing.assert_close(occ.activation[0, i, j], want)
-                    p = F.softmax(resnet(by_hand(resnet, x[0], r, c, 16, fill[:, None, None]))[0], 0)[3]
+                    p = F.softmax(resnet(by_hand(resnet, x[0], r, c, 24, fill[:, None, None]))[0], 0)[3]
                     torch.testing.assert_close(occ.probability[0, i, j], p)
     heat = occ.heat(0, (48, 48))
     assert heat.shape == (48, 48) and abs(heat[0, 0] - float(occ.activation[0, 0, 0])) < 1e-9

@@ -79,12 +79,11 @@ def test_torchrun_two_processes_equal_one(folder, tmp_path):
     """torchrun --nproc_per_node=2 -m tconv zfnet top9 (gloo): both ranks write the single-process result."""
     args = ["zfnet", "top9", "--model", "alexnet-like", "--images", str(folder), "--layer", "pool2", "--size", "64",
             "--k", "3", "--n-channels", "3", "--batch-size", "2"]  # fmt: skip
+    from tconv.cli import app
+
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1", TCONV_DIST_BACKEND="gloo")
-    one = subprocess.run(
-        [sys.executable, "-m", "tconv", *args, "--json", str(tmp_path / "one.json"), "--out", str(tmp_path / "one.png")],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert one.returncode == 0, one.stderr
+    one = CliRunner().invoke(app, [*args, "--json", str(tmp_path / "one.json"), "--out", str(tmp_path / "one.png")])
+    assert one.exit_code == 0, one.output
     two = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "tconv", *args,
          "--json", str(tmp_path / "two{rank}.json"), "--out", str(tmp_path / "two{rank}.png")],
