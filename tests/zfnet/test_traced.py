@@ -378,6 +378,12 @@ def test_cli_project_any_network(tmp_path):
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert out.stat().st_size > 1000
+    res = CliRunner().invoke(
+        app,
+        ["zfnet", "top9", "--model", "tests.zfnet.families:ResNetLike", "--layer", "layer1", "--count", "6",
+         "--size", "48", "--k", "2", "--n-channels", "2", "--out", str(tmp_path / "t.png")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
     bad = CliRunner().invoke(
         app, ["zfnet", "project", "--model", "tests.zfnet.families:ResNetLike", "--layer", "nope", "--size", "64"]
     )

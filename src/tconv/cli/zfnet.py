@@ -270,8 +270,12 @@ def register(app: typer.Typer) -> None:
 
         init_from_env()
         rank, world_size = world()
-        net = _network(model, arch, seed)
-        idx = _layer(net, layer)
+        general = _graph_model(model, seed)
+        if general is not None:  # any traceable network: a named layer, the graph route
+            net, idx, prep = general[0], layer, general[1]
+        else:
+            net, prep = _network(model, arch, seed), None
+            idx = _layer(net, layer)
         if images == "builtin":
             data = ImageSet(_photos(images, None), size=size, count=count or 64, seed=seed)
         else:
@@ -279,7 +283,17 @@ def register(app: typer.Typer) -> None:
         if world_size > 1:
             typer.echo(f"rank {rank} of {world_size}: scanning every {world_size}th batch", err=True)
         res = top_k(
-            net, data, idx, _ints("channels", channels), k, n_channels, method, unpool, batch_size, workers=workers
+            net,
+            data,
+            idx,
+            _ints("channels", channels),
+            k,
+            n_channels,
+            method,
+            unpool,
+            batch_size,
+            workers=workers,
+            preprocess=prep,
         )
         if json_out is not None:
             from ..files import write_json  # noqa: PLC0415
