@@ -39,6 +39,8 @@ from .upsamplers import make_upsampler, max_pool_with_switches, tconv_padding
 __all__ = [
     "load_gray",
     "compare_on_image",
+    "compare_over_images",
+    "HELD_OUT_IMAGES",
     "unpool_tconv_error",
     "FIT_IMAGES",
     "comparison_figure",
@@ -233,6 +235,42 @@ def compare_on_image(image: str | np.ndarray = "camera", factor: int = 2, seed: 
         up = make_upsampler("tconv", factor=factor, kernel_size=3, seed=seed)
         out["tconv k3 (random init)"] = up(pooled)[0, 0].numpy()
     return out
+
+
+#: bundled photos that the least-squares kernels are not fitted on (scored by :func:`compare_over_images`)
+HELD_OUT_IMAGES: tuple[str, ...] = ("camera", "astronaut", "page", "brick", "grass", "gravel", "clock")
+
+
+def compare_over_images(
+    names: Sequence[str] = HELD_OUT_IMAGES, factor: int = 2, against: str = "bilinear"
+) -> dict[str, Any]:
+    """PSNR of each of :func:`compare_on_image`'s fixed methods on several held-out photos (128 x 128 crops), and
+    each method's paired per-image difference from ``against`` with its 95% t-interval over the images.
+
+    >>> r = compare_over_images(("camera", "brick"), 2)
+    >>> r["n"], sorted(r["psnr"])[:2]
+    (2, ['bilinear', 'copy'])
+    """
+    from ..stats import mean_ci, verdict  # noqa: PLC0415
+
+    if set(names) & set(FIT_IMAGES):
+        raise ConfigError("names", list(names), f"must not include the fitting photos {FIT_IMAGES}")
+    per: dict[str, list[float]] = {}
+    for name in names:
+        res = compare_on_image(_photo_crop(name), factor)
+        for k, v in res.items():
+            if k not in ("original", "pooled") and "random" not in k:
+                per.setdefault(k, []).append(psnr(v, res["original"]))
+    if against not in per:
+        raise ConfigError("against", against, f"must be one of {sorted(per)}")
+    base = np.array(per[against])
+    diffs = {}
+    for k, v in per.items():
+        if k == against:
+            continue
+        d = mean_ci(np.array(v) - base)
+        diffs[k] = {"mean": d.mean, "ci95": [d.lo, d.hi], "verdict": verdict(d, ">", 0.0)}
+    return {"images": list(names), "n": len(names), "factor": factor, "psnr": per, "minus_" + against: diffs}
 
 
 def comparison_figure(results: dict[str, np.ndarray], zoom: tuple[slice, slice] | None = None) -> Any:
