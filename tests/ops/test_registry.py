@@ -71,11 +71,11 @@ def test_memory_estimates_bound_what_the_routes_allocate():
     p = tconv.make_plan((1, 1, 400, 400), (1, 1, 64, 64))
     est = {r.name: registry.memory_bytes(r, p, torch.float32) for r in registry.routes(tuned=True) if r.applies(p)}
     assert est["col2im"] > 2.6e9
-    assert est["torch"] == (400 * 400 + 2 * 463 * 463) * 4  # the input and the output in oneDNN's layout, twice
+    assert est["torch"] == (400 * 400 + 2 * 463 * 463 + 64 * 64) * 4  # input, output twice, weight: oneDNN's copies
     # k < s: the GEMM route writes the output grid once (no stride-sized copies of it)
     q = tconv.make_plan((8, 16, 32, 32), (16, 3, 1, 1), stride=2)
     out = 8 * 3 * 64 * 64
-    assert registry.get_route("gemm").memory(q) <= 1.25 * out + 1
+    assert registry.get_route("gemm").memory(q) <= 1.25 * out + 16 * 3
 
 
 def test_plan_batch_slices_are_plans():

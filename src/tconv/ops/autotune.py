@@ -289,7 +289,8 @@ def budget_bytes(plan: Plan, dtype: torch.dtype) -> float:
 
     >>> from tconv.geometry import make_plan
     >>> p = make_plan((64, 320, 64, 64), (320, 320, 3, 3), stride=2, padding=1, output_padding=1)
-    >>> budget_bytes(p, torch.float32) / (64 * 320 * (64 * 64 + 2 * 128 * 128) * 4)   # torch: input + 2 outputs
+    >>> torch_peak = (64 * 320 * (64 * 64 + 2 * 128 * 128) + 320 * 320 * 9) * 4   # input, 2 outputs, weight
+    >>> budget_bytes(p, torch.float32) / torch_peak
     1.5
     """
     factor = current().memory_factor

@@ -80,6 +80,12 @@ def _inp(p: Plan) -> int:
     return _n(p) * p.in_channels * math.prod(p.in_size)
 
 
+def _w(p: Plan) -> int:
+    """The weight: oneDNN reorders it into its own layout on every call (measured: one copy for torch, two on
+    channels-last data, three for the sub-pixel route's rearranged weight)."""
+    return p.in_channels * (p.out_channels // p.groups) * math.prod(p.kernel_size)
+
+
 def _columns(p: Plan) -> int:
     """``Wᵀ X``: every (output channel, tap) for every input position."""
     return _n(p) * p.out_channels * math.prod(p.kernel_size) * math.prod(p.in_size)
@@ -99,32 +105,34 @@ def _subpixel_blocks(p: Plan) -> int:
 def _mem_torch(p: Plan) -> int:
     # measured (resident memory, float32, NCHW): oneDNN reorders the input to its blocked layout and computes the
     # output there before reordering it back; asymmetric padding adds a crop
-    return _inp(p) + 2 * _out(p) + (0 if p.symmetric_padding is not None else _out(p))
+    return _inp(p) + 2 * _out(p) + _w(p) + (0 if p.symmetric_padding is not None else _out(p))
 
 
 def _mem_torch_cl(p: Plan) -> int:
-    return _inp(p) + 2 * _out(p)  # the channels-last copy of x, the result, its contiguous copy (no reorders)
+    return _inp(p) + 2 * _out(p) + 2 * _w(p)  # x's channels-last copy, the result, its contiguous copy
 
 
 def _mem_gemm(p: Plan) -> int:
     from .fastcpu import GEMM_CHUNKS  # noqa: PLC0415
 
     # the output, written in place, and Z for one slice of the batch at a time
-    return _out(p) + _columns(p) // min(GEMM_CHUNKS, _n(p))
+    return _out(p) + _columns(p) // min(GEMM_CHUNKS, _n(p)) + _w(p)
 
 
 def _mem_subpixel(p: Plan) -> int:
     z = _subpixel_blocks(p)
-    return max(_inp(p) + z, 2 * z, z + _out(p))
+    return max(_inp(p) + z, 2 * z, z + _out(p)) + 3 * _w(p) * math.prod(_taps_per_phase(p)) * math.prod(
+        p.stride
+    ) // math.prod(p.kernel_size)
 
 
 def _mem_col2im(p: Plan) -> int:
     full = _n(p) * p.out_channels * math.prod(p.full_size)
-    return (2 if p.nd == 2 else 1) * _columns(p) + full + _out(p)  # F.fold copies its columns once
+    return (2 if p.nd == 2 else 1) * _columns(p) + full + _out(p) + _w(p)  # F.fold copies its columns once
 
 
 def _mem_polyphase(p: Plan) -> int:
-    return _out(p) + _inp(p) + 2 * _out(p) // math.prod(p.stride)
+    return _out(p) + _inp(p) + 2 * _out(p) // math.prod(p.stride) + _w(p)
 
 
 def _mem_zero_insert(p: Plan) -> int:
