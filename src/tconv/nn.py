@@ -11,7 +11,10 @@ state dict saved from one loads into the other. The additions:
 - ``padding_mode`` may be "circular", "reflect" or "replicate" too (torch's own ConvTranspose refuses them): the
   module is then the exact adjoint of the ``nn.Conv`` with that mode (see ``docs/arithmetic.md``).
 
-``forward(x, output_size=None)`` behaves like torch's, ``output_size`` choosing ``output_padding``.
+``forward(x, output_size=None)`` behaves like torch's, ``output_size`` choosing ``output_padding``. The modules work
+with ``torch.jit.trace``, ``torch.export`` and ``torch.compile``, and with ``torch.jit.script`` when the padding is
+explicit (ints or pairs, any ``padding_mode``): TorchScript cannot run the plan, so the scripted forward is torch's
+operator on the full output, cropped or folded (``_scripted_forward``), whatever ``method`` says.
 
 >>> import torch, tconv.nn
 >>> torch.manual_seed(0) and None

@@ -360,3 +360,16 @@ def test_inference_mode_and_inference_tensors(method):
     (gw,) = torch.autograd.grad(y.sum(), wg)
     (want,) = torch.autograd.grad(F.conv_transpose2d(x, wg, b, stride=2, padding=1).sum(), wg)
     torch.testing.assert_close(gw, want)
+
+
+def test_polyphase_visits_only_the_phases_a_tap_reaches(monkeypatch):
+    """The issue's stride-2**26 case looped over every phase; now the loop is bounded by the kernel (2**20 here)."""
+    from tconv.geometry import Plan
+
+    def refuse(self, dim):
+        raise AssertionError("polyphase listed every phase of the stride")
+
+    monkeypatch.setattr(Plan, "phases", refuse)
+    x, w = _rand(1, 2, 3, seed=40), _rand(2, 1, 3, seed=41)
+    y = tconv.conv_transpose(x, w, stride=2**20, padding=1, method="polyphase")
+    torch.testing.assert_close(y, F.conv_transpose1d(x, w, stride=2**20, padding=1))

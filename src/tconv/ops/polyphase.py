@@ -52,7 +52,7 @@ def _window(x: torch.Tensor, dim: int, start: int, stop: int) -> torch.Tensor:
     if hi <= lo:  # nothing of the input is inside the window
         shape = list(x.shape)
         shape[axis] = stop - start
-        return x.new_zeros(shape)
+        return connect(x.new_zeros(shape), x)  # zeros that keep x in the graph (its gradient here is zero)
     part = x.narrow(axis, lo, hi - lo)
     before, after = lo - start, stop - hi
     if before or after:
