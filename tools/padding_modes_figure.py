@@ -44,7 +44,9 @@ def figure() -> plt.Figure:
         ax.set_xlim(-0.3, full + 0.2)
         ax.set_ylim(-0.2, 2.7)
         ax.axis("off")
-        ax.set_title(f'padding_mode="{mode}": full output (top, position − pad_before) adds into the output', fontsize=9)
+        ax.set_title(
+            f'padding_mode="{mode}": full output (top, position − pad_before) adds into the output', fontsize=9
+        )
     fig.tight_layout()
     return fig
 
