@@ -10,9 +10,10 @@ and in a per-machine JSON file, so later calls, and later processes on the same 
   plus ``memory_slack`` (default 1 MiB) where that is more: a fraction of a megabyte never decides a choice. A route
   over the budget may still run on slices of the batch when each slice fits (no-grad only); otherwise it is not
   considered. The 400² image with a 64x64 kernel: col2im's 2.6 GB of columns are far out; polyphase, 24x faster
-  than torch there, fits. No route may exceed the memory available when the choice is made
-  (:func:`tconv.memory.available_bytes`, capped by ``TCONV_MAX_BYTES``); where none fits, a ConfigError says the
-  budget, what is available and what the smallest route needs.
+  than torch there, fits. No route that needs more than torch may exceed the memory available when the choice is
+  made (:func:`tconv.memory.available_bytes`, capped by ``TCONV_MAX_BYTES``), so "auto" never fails where torch
+  might succeed; a ConfigError that says the budget, what is available and what the smallest route needs is left
+  for a budget that nothing fits.
   ``memory_factor=None`` lifts the limit. See :func:`budget_bytes`.
 - **Ties go to torch.** Another route must be at least :data:`MARGIN` faster to be chosen.
 - **The heuristic** (:func:`tconv.ops.registry.heuristic`, from the idle measurements) decides instead where
@@ -296,12 +297,16 @@ def budget_bytes(plan: Plan, dtype: torch.dtype) -> float:
     factor = current().memory_factor
     if factor is None:
         return math.inf
+    base = _reference_bytes(plan, dtype)
+    return max(factor * base, base + current().memory_slack)
+
+
+def _reference_bytes(plan: Plan, dtype: torch.dtype) -> int:
+    """torch's estimated peak; where torch does not apply, the smallest estimate of a route that does."""
     torch_route = get_route("torch")
     if torch_route.applies(plan):
-        base = memory_bytes(torch_route, plan, dtype)
-    else:
-        base = min(memory_bytes(r, plan, dtype) for r in routes(tuned=True) if r.applies(plan))
-    return max(factor * base, base + current().memory_slack)
+        return memory_bytes(torch_route, plan, dtype)
+    return min(memory_bytes(r, plan, dtype) for r in routes(tuned=True) if r.applies(plan))
 
 
 @dataclass(frozen=True)
@@ -403,10 +408,13 @@ def _measure(
 
 def _limit(plan: Plan, dtype: torch.dtype, device: torch.device, compiling: bool) -> tuple[float, int | None]:
     """The bytes a route may use for this call: the budget, and no more than the memory available now
-    (:func:`tconv.memory.available_bytes`; not read while ``torch.compile`` traces). Also returns what is available."""
+    (:func:`tconv.memory.available_bytes`; not read while ``torch.compile`` traces) unless it needs no more than
+    torch would: "auto" never fails where torch itself might succeed. Also returns what is available."""
     budget = budget_bytes(plan, dtype)
     avail = None if compiling else available_bytes(device)
-    return (budget if avail is None else min(budget, avail)), avail
+    if avail is None:
+        return budget, None
+    return min(budget, max(avail, _reference_bytes(plan, dtype))), avail
 
 
 def _heuristic(plan: Plan, dtype: torch.dtype, grad: bool, budget: float, avail: int | None) -> Choice:
