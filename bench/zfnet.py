@@ -93,17 +93,17 @@ def main() -> None:
         timed = chans[:32] if args.quick else chans
 
         gc.collect()
-        project_channels(net.features, x[:1], layer, chans[:2], unpool="overwrite")  # warm-up
+        project_channels(net.features, x[:1], layer, chans[:2], unpool="overwrite", inside=False)  # warm-up
         times = []
         for _ in range(args.repeat):  # the median of a few runs: the batched side is short and the machine shared
             ours = None
             gc.collect()
             t0 = time.perf_counter()
-            ours = project_channels(net.features, x, layer, unpool="overwrite").projection
+            ours = project_channels(net.features, x, layer, unpool="overwrite", inside=False).projection
             times.append(time.perf_counter() - t0)
         t_ours = sorted(times)[len(times) // 2]
         t0 = time.perf_counter()
-        exact = project_channels(net.features, x, layer, unpool="sum").projection
+        exact = project_channels(net.features, x, layer, unpool="sum", inside=False).projection
         t_sum = time.perf_counter() - t0
         per_call, per_window = Mirror(net.features, layer).work(tuple(x.shape[1:]))
 
@@ -123,7 +123,9 @@ def main() -> None:
         resolved = 0
         for b, c in mismatched:
             sub64 = copy.deepcopy(sub).double()
-            ours64 = project_channels(sub64, x[b : b + 1].double(), layer, [c], unpool="overwrite").projection[0, 0]
+            ours64 = project_channels(
+                sub64, x[b : b + 1].double(), layer, [c], unpool="overwrite", inside=False
+            ).projection[0, 0]
             seed64 = one_thread_seed(x[b].double(), sub64, c)
             resolved += bool(torch.allclose(ours64, seed64, rtol=1e-9, atol=1e-12 * float(seed64.abs().max())))
 

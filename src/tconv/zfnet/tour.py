@@ -167,6 +167,10 @@ def tour_section(out_dir: Path, quick: bool = True) -> Section:
         "where several pooled outputs share a switch, which makes the deconvnet exactly backpropagation with the "
         'seed\'s revised ReLU (<code>method="gradient"</code>; the tests hold them equal). Only overlapping pools '
         "share switches: with non-overlapping ones (VGG's 2&times;2/2) overwriting equals summing.</p>",
+        "<p>Any other network that <code>torch.fx</code> can trace (residual blocks, concatenations, functional or "
+        "shared or in-place ReLUs) goes through autograd on its rewritten graph, every ReLU-family call with the "
+        'method\'s backward rule; layers are named (<code>"layer3.1.relu"</code>) and the objective may be a unit, '
+        "a whole channel or a class logit. The last part of this page uses it on a real ImageNet classifier.</p>",
         missing,
         f"<p>Network: <b>{html.escape(net.name)}</b> &mdash; {html.escape(net.note)}.</p>",
     ]
