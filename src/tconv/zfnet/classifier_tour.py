@@ -148,10 +148,12 @@ def classifier_part(quick: bool = True) -> str:
         "<p><b>What makes this a cat?</b> Per photo, at 224&times;224: its top class; guided backprop and saliency "
         "of that class's logit (<code>tconv.project(net, x, objective=\"logit\", method=...)</code>); and ZFNet's "
         f"occlusion experiment (§4.2): a gray 48&times;48 square slid over the photo every {32 if quick else 16} px, "
-        "the probability of the class with the square at each place (blue where covering it hurts most) and the "
+        "the probability of the class with the square at each place (red where covering it hurts most, blue where "
+        "it does not) and the "
         "most probable class under the square.</p>" + img_tag(f1, "efficientnet class-level pictures"),
         "<p><b>Through the residual blocks.</b> The deconvnet projection of the strongest unit (its receptive field "
-        "inside the image) of the strongest channel at the output of residual blocks, shallow to deep: "
+        "inside the image where some unit's is; from blocks.10 on every field is larger than the photo) of the "
+        "strongest channel at the output of residual blocks, shallow to deep: "
         '<code>tconv.project(net, x, "blocks.10")</code>. The signal goes back through both the block and its '
         "skip connection.</p>" + img_tag(f2, "efficientnet residual blocks"),
         f'<p class="muted">This part took {time.perf_counter() - t0:.0f} s. Class names: '
