@@ -5,7 +5,7 @@
 [1.0, 1.0, 2.0, 1.0, 2.0, 1.0, 1.0]
 """
 
-from . import nn, reference, upsampling, zoo
+from . import interop, nn, reference, upsampling, zoo
 from .arith import conv_output_size, conv_transpose_output_size, equivalent_conv, inverse_of, solve
 from .design import decoder_for, solve_stack
 from .errors import ConfigError, ConfigTypeError
@@ -34,6 +34,7 @@ __all__ = [
     "conv_transpose",
     "conv_matrix",
     "nn",
+    "interop",
     "reference",
     "project",
     "conv_output_size",
