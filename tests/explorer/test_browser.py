@@ -892,7 +892,9 @@ def test_the_window_follows_the_heat_map_and_the_keyboard(page):
     pw = page.pw
     pw.evaluate(SET_BY_HASH, _hash(2, 40, 5, 3, p=1))
     plan = tconv.make_plan((1, 1, 40, 40), (1, 1, 5, 5), stride=3, padding=1)
+    pw.evaluate("tconvState()")  # the update and every lazily drawn view are done before the layout is measured
     pw.locator("#heat-canvas").scroll_into_view_if_needed()
+    pw.evaluate("tconvState()")
     box = pw.locator("#heat-canvas").bounding_box()
     pw.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.1)
     st = pw.evaluate("tconvState()")
