@@ -797,6 +797,8 @@ def _output_padding_for_size(size_t, full, pads, stride_t, output_size) -> tuple
 def _tf_padding(mode, in_size, kernel, stride_t, dil_t, full, size_t, op_t):
     """TensorFlow ``conv2d_transpose`` padding (the gradient of a 'same'/'valid' convolution of ``output_size``), and
     ONNX's ``SAME_LOWER``: per-dimension (before, after) pairs and the output_padding that give ``output_size``."""
+    from .window import same_pads  # noqa: PLC0415 (window imports geometry)
+
     if any(op_t):
         raise ConfigError("output_padding", op_t, f"must be 0 with padding={mode!r}: give output_size instead")
     pads, ops = [], []
@@ -818,11 +820,13 @@ def _tf_padding(mode, in_size, kernel, stride_t, dil_t, full, size_t, op_t):
         if mode == "same_lower":
             # ONNX's SAME_LOWER as its spec writes it: the odd pixel cropped at the start, and a negative total
             # (dilated kernel shorter than the stride) means zeros on both sides, not only after
-            total = (i - 1) * s + dk - n
+            total = f - n
             pads.append((total - total // 2, total // 2))
             ops.append(0)
             continue
-        pb = max((i - 1) * s + dk - n, 0) // 2 if mode == "same" else 0  # TF: the odd pixel cropped at the end
+        # "same": the forward "same" convolution of the output (tconv.window.same_pads, the one rule: odd pixel
+        # after) read backwards, so the transpose crops exactly what that convolution pads
+        pb = same_pads(n, k, s, d)[0][0] if mode == "same" else 0
         crop_after = f - pb - n
         if crop_after >= 0:
             pads.append((pb, crop_after))

@@ -24,6 +24,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .geometry import is_int, normalize_tuple
+from .window import reach
 
 __all__ = ["from_onnx", "from_jax"]
 
@@ -84,7 +85,7 @@ def from_onnx(
     if auto_pad not in _AUTO_PADS:
         raise ConfigError("auto_pad", auto_pad, f"must be one of {_AUTO_PADS}")
     in_size = tuple(int(v) for v in input_shape[2:])
-    full = tuple((i - 1) * s + d * (k - 1) + 1 for i, s, d, k in zip(in_size, stride, dilation, kernel, strict=True))
+    full = tuple(reach(i, k, s, d) for i, s, d, k in zip(in_size, stride, dilation, kernel, strict=True))
 
     out_shape = attrs.get("output_shape")
     if out_shape is not None:

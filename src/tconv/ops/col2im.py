@@ -52,6 +52,7 @@ def fold(
     [1.0, 2.0, 2.0, 1.0]
     """
     n, c = columns.shape[:2]
+    # the full size spelled out on purpose (teaching form; Plan.full_size is the same number)
     full = tuple(
         (i - 1) * s + d * (k - 1) + 1 for i, s, d, k in zip(in_size, stride, dilation, kernel_size, strict=True)
     )

@@ -136,10 +136,8 @@ def _mem_polyphase(p: Plan) -> int:
 
 
 def _mem_zero_insert(p: Plan) -> int:
-    up = math.prod(
-        (i - 1) * s + 1 + 2 * d * (k - 1)
-        for i, s, d, k in zip(p.in_size, p.stride, p.dilation, p.kernel_size, strict=True)
-    )
+    eq = p.equivalent_conv  # the zero-inserted input, padded by eq.pad (a negative amount crops afterwards)
+    up = math.prod(u + max(pb, 0) + max(pa, 0) for u, (pb, pa) in zip(eq.upsampled_size, eq.pad, strict=True))
     return _n(p) * p.in_channels * up + 2 * _out(p)
 
 

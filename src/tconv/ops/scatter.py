@@ -23,7 +23,7 @@ def _tap_ranges(plan: Plan, dim: int, t: int) -> tuple[slice, slice] | None:
     """For tap ``t`` along ``dim``: the input slice whose targets are in range, and the output slice they hit."""
     s, d, pb = plan.stride[dim], plan.dilation[dim], plan.padding[dim][0]
     n_in, n_out = plan.in_size[dim], plan.out_size[dim]
-    shift = t * d - pb  # o = j * s + shift
+    shift = t * d - pb  # o = j * s + shift: the mapping spelled out on purpose (teaching form, seed 000 §2)
     j0 = max(0, -(shift // s))  # smallest j with j * s + shift >= 0, i.e. ceil(-shift / s)
     j1 = min(n_in, (n_out - 1 - shift) // s + 1)  # one past the largest j with j * s + shift < n_out
     if j1 <= j0:

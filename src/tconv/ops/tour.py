@@ -87,6 +87,7 @@ def _formula_html(plan: Plan) -> str:
     up = eq.upsampled_size[0]
     pb, pa = eq.pad[0]
     phases = ", ".join(f"outputs ≡ {ph.residue} (mod {s}) use taps {list(ph.taps)}" for ph in plan.phases(0))
+    # the size formulas are spelled out on purpose (teaching text); the numbers themselves come from the plan
     lines = [
         "<h3>The sizes, worked</h3><p>Output size per spatial dimension:</p>",
         "<pre>out = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1\n"

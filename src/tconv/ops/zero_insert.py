@@ -46,6 +46,7 @@ def insert_zeros(x: torch.Tensor, stride: tuple[int, ...]) -> torch.Tensor:
     if all(s == 1 for s in stride):
         return x
     spatial = x.shape[2:]
+    # (n - 1) * s + 1 spelled out on purpose (teaching form; Plan.equivalent_conv.upsampled_size is the same)
     up = x.new_zeros((*x.shape[:2], *((n - 1) * s + 1 for n, s in zip(spatial, stride, strict=True))))
     every_s = (slice(None), slice(None), *(slice(None, None, s) for s in stride))
     up[every_s] = x  # the original elements sit at multiples of s; everything else stays 0

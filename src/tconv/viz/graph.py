@@ -34,6 +34,7 @@ from matplotlib.patches import Circle
 
 from ..errors import ConfigError, ConfigTypeError
 from ..geometry import Plan, conv_plan
+from ..window import reach
 from .frames import Scene, scene
 from .style import CROPPED, GRID, INPUT, MUTED, OUTPUT, PAD, TEXT, ZERO, tap_color
 
@@ -73,7 +74,7 @@ def graph_edges(plan: Plan, panel: str) -> list[tuple[float, float, int | None, 
 def _panel(plan: Plan, panel: str) -> tuple[list, list, list]:
     """Bottom nodes, top nodes and edges of one panel: nodes are ``(X, kind, label)``."""
     k = plan.kernel_size[0]
-    dk = plan.dilation[0] * (k - 1) + 1
+    dk = reach(1, k, 1, plan.dilation[0])  # the dilated kernel's extent
     if panel == "conv":
         # every stride-1 window of the padded input; the stride keeps those at multiples of s
         s = plan.stride[0]
