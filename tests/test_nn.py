@@ -8,6 +8,9 @@ import torch
 import tconv
 import tconv.nn as tnn
 from tconv.errors import ConfigError, ConfigTypeError
+from tconv.geometry import make_plan
+from tconv.ops import ALL_METHODS
+from tconv.ops.registry import ROUTES, get_route, routes
 
 METHODS = ("scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "auto")
 PAIRS = [
@@ -99,6 +102,19 @@ def test_tensorflow_padding_and_per_side_pairs():
     xx = torch.randn(1, 2, 4)
     ref = torch.nn.functional.conv_transpose1d(xx, pairs.weight, pairs.bias, 2)[..., 2:]
     torch.testing.assert_close(pairs(xx), ref)
+
+
+@pytest.mark.parametrize("route", [r.name for r in routes() if r.device == "cpu"])
+def test_every_registered_cpu_route_runs_through_the_module(route):
+    # the module's allowed methods are the registry's: torch_cl, gemm and subpixel included
+    torch.manual_seed(4)
+    ref = torch.nn.ConvTranspose2d(3, 2, 2, stride=2, dtype=torch.float64)  # non-overlapping: every route applies
+    mod = tnn.ConvTranspose2d(3, 2, 2, stride=2, dtype=torch.float64, method=route)
+    mod.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    assert get_route(route).applies(make_plan(tuple(x.shape), tuple(ref.weight.shape), stride=2))
+    torch.testing.assert_close(mod(x), ref(x), rtol=0, atol=1e-10)
+    assert set(ALL_METHODS) == {*METHODS, *ROUTES}
 
 
 def test_constructor_errors():

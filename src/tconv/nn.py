@@ -4,7 +4,8 @@ They subclass ``torch.nn.ConvTranspose{1,2,3}d``, so the constructor arguments, 
 ``(C_in, C_out/groups, *k)``, ``bias``), their initialization and the ``state_dict`` keys are exactly torch's: a
 state dict saved from one loads into the other. The additions:
 
-- ``method=`` (keyword) picks the formulation, one of :data:`tconv.METHODS` (default ``"auto"``);
+- ``method=`` (keyword) picks the formulation, one of :data:`tconv.METHODS` (default ``"auto"``) or any other
+  registered route (:data:`tconv.ops.ALL_METHODS`: torch, torch_cl, gemm, subpixel, triton);
 - ``padding`` also accepts per-side pairs ``((before, after), ...)`` (negative: zeros outside the full output, as
   JAX and ONNX) and ``"same"`` / ``"valid"`` with TensorFlow's ``conv2d_transpose`` semantics or ``"same_lower"``
   (ONNX); pass ``output_size`` to ``forward`` to pick among the sizes they allow;
@@ -38,17 +39,15 @@ import torch
 
 from .errors import ConfigError
 from .geometry import PADDING_MODES, PaddingSpec, _freeze, _normalize_padding, normalize_tuple
-from .ops import METHODS
+from .ops import ALL_METHODS
 from .ops.dispatch import conv_transpose
 
 __all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
-_ALLOWED_METHODS = METHODS + ("torch", "triton")
-
 
 def _check_method(method: Any) -> str:
-    if not isinstance(method, str) or method not in _ALLOWED_METHODS:
-        raise ConfigError("method", method, f"must be one of {_ALLOWED_METHODS}")
+    if not isinstance(method, str) or method not in ALL_METHODS:  # the public methods and every registered route
+        raise ConfigError("method", method, f"must be one of {ALL_METHODS}")
     return method
 
 

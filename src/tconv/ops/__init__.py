@@ -8,6 +8,8 @@ Every formulation is a pure function ``(plan, x, w, b) -> y`` on torch tensors: 
 >>> import tconv
 >>> "polyphase" in tconv.METHODS
 True
+>>> ALL_METHODS[len(METHODS):]                 # the other registered routes, read from the registry
+('torch', 'torch_cl', 'gemm', 'subpixel', 'triton')
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ Formulation = Callable[[Plan, torch.Tensor, torch.Tensor, torch.Tensor | None], 
 #: The public method names, in teaching order; "auto" picks the fastest correct one.
 METHODS: tuple[str, ...] = ("scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "auto")
 
-#: Every name ``method=`` accepts: the public methods, then the other registered routes (torch itself, the CPU fast
-#: paths "auto" measures: see :mod:`tconv.ops.registry`) and the GPU kernels.
-ALL_METHODS: tuple[str, ...] = (*METHODS, "torch", "torch_cl", "gemm", "subpixel", "triton")
+from .registry import ROUTES as _ROUTES  # noqa: E402  (the registry reads CONV_BY_NDIM and Formulation above)
+
+#: Every name ``method=`` accepts: the public methods, then the other registered routes in registration order (torch
+#: itself, the CPU fast paths "auto" measures, the GPU kernels: see :mod:`tconv.ops.registry`).
+ALL_METHODS: tuple[str, ...] = (*METHODS, *(name for name in _ROUTES if name not in METHODS))
 
 
 def get_method(name: str) -> Formulation:
@@ -42,10 +46,8 @@ def get_method(name: str) -> Formulation:
         from .dispatch import auto  # noqa: PLC0415
 
         return auto
-    from .registry import ROUTES  # noqa: PLC0415
-
-    if name not in ROUTES:
+    if name not in _ROUTES:
         from ..errors import ConfigError  # noqa: PLC0415
 
         raise ConfigError("method", name, f"must be one of {ALL_METHODS}")
-    return ROUTES[name].fn
+    return _ROUTES[name].fn

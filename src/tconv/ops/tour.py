@@ -16,7 +16,7 @@ import torch
 
 from ..geometry import Plan, make_plan
 from ..tour import Section, table_html
-from . import fastcpu, get_method
+from . import get_method
 
 __all__ = ["tour_section", "DEFAULT", "agreement_table"]
 
@@ -63,7 +63,7 @@ def agreement_table(repeats: int = 5, seed: int = 0) -> list[list]:
     ref32 = get_method("torch")(plan, x32, w32, b32)
     rows = []
     for name in ("torch", "scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase", "subpixel", "auto"):
-        fn = fastcpu.subpixel if name == "subpixel" else get_method(name)
+        fn = get_method(name)
         err64 = (fn(plan, x, w, b) - ref).abs().max().item()
         err32 = (fn(plan, x32, w32, b32) - ref32).abs().max().item()
         times = []
