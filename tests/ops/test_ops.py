@@ -13,7 +13,9 @@ import torch.nn.functional as F
 import tconv
 from tconv.errors import ConfigError
 from tconv.geometry import conv_plan, make_plan, plan_from_sizes
+from tconv.ops import autotune
 from tconv.ops.matrix import conv_matrix
+from tconv.ops.registry import get_route
 
 FORMULATIONS = ("scatter", "zero_insert", "matrix", "autograd", "col2im", "polyphase")
 ALL = (*FORMULATIONS, "auto")
@@ -195,19 +197,20 @@ def _definition_2d(x, w, stride, padding, output_padding, dilation):
 
 NONFINITE_CFGS = [
     dict(ks=(3, 2), stride=(2, 1), padding=(1, 0), output_padding=(1, 0), dilation=(1, 1)),
-    dict(ks=(5, 5), stride=(4, 4), padding=(2, 2), output_padding=(0, 0), dilation=(1, 1)),  # auto: subpixel
+    dict(ks=(5, 5), stride=(4, 4), padding=(2, 2), output_padding=(0, 0), dilation=(1, 1)),
     dict(ks=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1)),  # auto: gemm
 ]
 # Documented departures (README "NaN and inf"): the formulation multiplies padding zeros by every weight, so a
 # non-finite weight can also make NaN where the definition has no term (0 * inf). Everywhere else they match.
-ZERO_PADDING_MEETS_WEIGHTS = {"zero_insert", "polyphase", "auto"}
-# auto's subpixel route pads sub-kernels with zero taps, which meet the input: reported to its owner (issue 15)
-ZERO_TAPS_MEET_INPUTS = {"auto"}
+ZERO_PADDING_MEETS_WEIGHTS = {"zero_insert", "polyphase", "subpixel", "auto"}
+# the subpixel route pads sub-kernels with zero taps (unless s divides k), which meet the input; "auto" checks the
+# input before it runs that route (test_auto_leaves_the_subpixel_route_for_a_non_finite_input)
+ZERO_TAPS_MEET_INPUTS = {"subpixel"}
 
 
 @pytest.mark.parametrize("which", ["x", "w"])
 @pytest.mark.parametrize("cfg", range(len(NONFINITE_CFGS)))
-@pytest.mark.parametrize("method", (*ALL, "torch"))
+@pytest.mark.parametrize("method", (*ALL, "torch", "subpixel"))
 def test_nan_and_inf_follow_the_definition(method, cfg, which):
     kw = dict(NONFINITE_CFGS[cfg])
     ks = kw.pop("ks")
@@ -226,6 +229,35 @@ def test_nan_and_inf_follow_the_definition(method, cfg, which):
         assert torch.equal(torch.isfinite(y) & ~torch.isfinite(ref), torch.zeros_like(y, dtype=torch.bool))
     finite = torch.isfinite(y)
     torch.testing.assert_close(y[finite], ref[finite])
+
+
+def test_auto_leaves_the_subpixel_route_for_a_non_finite_input():
+    x, w = _rand(1, 3, 4, 3, seed=15), _rand(3, 2, 9, 9, seed=16)  # k9 s2: sub-kernels padded 9 -> 10 taps
+    kw = dict(stride=(2, 2), padding=(1, 1), output_padding=(1, 1), dilation=(1, 1))
+    plan = make_plan(tuple(x.shape), tuple(w.shape), **kw)
+    with autotune.settings(enabled=False):  # the heuristic decides: subpixel for this layer
+        assert autotune.choose(plan, x, w).route.name == "subpixel"
+        x[0, 1, 2, 1], x[0, 0, 0, 0], x[0, 2, 3, 2] = float("nan"), float("inf"), -float("inf")
+        exact = autotune.choose(plan, x, w).route
+        y = tconv.conv_transpose(x, w, method="auto", **kw)
+    assert exact.name != "subpixel" and exact.nonfinite_exact(plan)
+    ref = _definition_2d(x, w, **kw)
+    for test in (torch.isnan, torch.isposinf, torch.isneginf):
+        assert torch.equal(test(y), test(ref))
+    torch.testing.assert_close(y[torch.isfinite(y)], ref[torch.isfinite(ref)])
+    sub = tconv.conv_transpose(x, w, method="subpixel", **kw)  # the route itself departs, as documented
+    assert bool((sub.isnan() & torch.isfinite(ref)).any())
+    assert torch.equal(torch.isfinite(sub) & ~torch.isfinite(ref), torch.zeros_like(ref, dtype=torch.bool))
+
+
+def test_subpixel_is_exact_for_a_non_finite_input_when_the_stride_divides_the_kernel():
+    x, w = _rand(1, 3, 4, 3, seed=17), _rand(3, 2, 4, 6, seed=18)
+    x[0, 1, 2, 1], x[0, 0, 0, 0] = float("nan"), float("inf")
+    kw = dict(stride=(2, 3), padding=(1, 2), output_padding=(1, 0), dilation=(1, 1))
+    assert get_route("subpixel").nonfinite_exact(make_plan(tuple(x.shape), tuple(w.shape), **kw))
+    y, ref = tconv.conv_transpose(x, w, method="subpixel", **kw), _definition_2d(x, w, **kw)
+    for test in (torch.isnan, torch.isposinf, torch.isneginf):
+        assert torch.equal(test(y), test(ref))
 
 
 def test_zero_insert_spreads_a_non_finite_weight_as_documented():

@@ -417,10 +417,14 @@ def _limit(plan: Plan, dtype: torch.dtype, device: torch.device, compiling: bool
     return min(budget, max(avail, _reference_bytes(plan, dtype))), avail
 
 
-def _heuristic(plan: Plan, dtype: torch.dtype, grad: bool, budget: float, avail: int | None) -> Choice:
+def _heuristic(
+    plan: Plan, dtype: torch.dtype, grad: bool, budget: float, avail: int | None, exact_only: bool = False
+) -> Choice:
     fits: dict[str, int] = {}
 
     def allowed(r: Route) -> bool:
+        if exact_only and not r.nonfinite_exact(plan):
+            return False
         c = _fit(r, plan, dtype, grad, budget)
         if c is not None:
             fits[r.name] = c
@@ -457,14 +461,33 @@ def choose(
     s = current()
     fast_key = (plan, x.dtype, x.device.type, _layout(x, plan.nd), _layout(w, plan.nd), grad, s)
     fast_key += (torch.get_num_threads(), torch.backends.mkldnn.enabled)
-    hit = _fast.get(fast_key)
-    if hit is not None:
-        return hit
-    choice = _choose(plan, x, w, b, grad, s)
-    if len(_fast) > 4096:
-        _fast.clear()
-    _fast[fast_key] = choice
-    return choice
+    choice = _fast.get(fast_key)
+    if choice is None:
+        choice = _choose(plan, x, w, b, grad, s)
+        if len(_fast) > 4096:
+            _fast.clear()
+        _fast[fast_key] = choice
+    return _exact_for_input(choice, plan, x, grad)
+
+
+def _all_finite(x: torch.Tensor) -> bool:
+    """Whether ``x`` holds no NaN or inf, by one sum (finite unless a term is, or it overflows: then the exact route
+    runs, which is only slower). Measured at 0.04 ms for a 16x64x32x32 float32 input, against 1.1 ms for
+    ``torch.isfinite(x).all()`` and 16-49 ms for the sub-pixel call, k11 s4 to 3 channels (2 threads, load
+    average 3.9)."""
+    with torch.no_grad():
+        total = x.detach().sum(dtype=torch.float64 if x.dtype == torch.float64 else torch.float32)
+    return bool(torch.isfinite(total))
+
+
+def _exact_for_input(choice: Choice, plan: Plan, x: torch.Tensor, grad: bool) -> Choice:
+    """``choice``, unless its route departs from the definition on a non-finite input (``Route.nonfinite_exact``)
+    and this input has one: then the heuristic's best route among the exact ones. Not checked while
+    ``torch.compile`` traces (a data-dependent branch); everywhere else NaN and inf follow the definition."""
+    if choice.route.nonfinite_exact(plan) or torch.compiler.is_compiling() or _all_finite(x):
+        return choice
+    budget, avail = _limit(plan, x.dtype, x.device, False)
+    return _heuristic(plan, x.dtype, grad, budget, avail, exact_only=True)
 
 
 def _choose(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool, s: Settings) -> Choice:

@@ -13,6 +13,9 @@ knowing any of them by name:
   ``torch.autograd.Function`` whose backward is written for speed), or ``"torch"`` (it *is* torch's operator);
 - ``tuned`` — whether "auto" measures it on the CPU (the teaching formulations are registered but never timed:
   they exist to be read; the Triton kernels have their own measured table, :mod:`tconv.gpu.dispatch_table`);
+- ``nonfinite_exact(plan)`` — whether a NaN or inf in the *input* gives exactly the definition's non-finite outputs
+  (False for the sub-pixel route where zero-padded sub-kernel taps meet the input: 0·NaN). "auto" checks the input
+  (one sum) only when its choice says False, and then runs the heuristic's best exact route instead;
 - ``prior(plan)`` — the heuristic's score, used where measuring cannot pay (tiny problems) or is switched off: the
   applicable, in-budget route with the highest score wins. The scores encode the idle measurements of
   ``docs/benchmarks.md``; torch scores 1.
@@ -56,6 +59,7 @@ class Route:
     prior: Callable[[Plan], float]
     device: str = "cpu"  # where it runs: "cpu" (any torch device its operations support) or "cuda"
     temporary: str = "temporaries"  # its largest temporary besides the output, in words ("": it checks its own)
+    nonfinite_exact: Callable[[Plan], bool] = lambda p: True  # see the module docstring
 
     @property
     def fn(self) -> Formulation:
@@ -174,6 +178,12 @@ def _always(p: Plan) -> bool:
     return True
 
 
+def _no_padded_taps(p: Plan) -> bool:
+    """The sub-pixel weight pads each sub-kernel to ceil(k / s) taps with zeros unless s divides k (verified against
+    the definition for NaN/inf inputs in tests/ops/test_ops.py)."""
+    return all(k % s == 0 for k, s in zip(p.kernel_size, p.stride, strict=True))
+
+
 # ---- the heuristic's scores (from the idle measurements in docs/benchmarks.md and issue 15's table) ---------------
 def _big(p: Plan) -> bool:
     return _out(p) >= 1 << 20
@@ -228,7 +238,7 @@ ROUTES: dict[str, Route] = {
               _gemm_applies, _mem_gemm, "custom", True, _prior_gemm, temporary="GEMM result for a slice of the batch"),
         Route("subpixel", "fastcpu:subpixel", "all phases as ONE stride-1 convolution + depth-to-space",
               _subpixel_applies, _mem_subpixel, "autograd", True, _prior_subpixel,
-              temporary="stacked convolution's result and its depth-to-space copy"),
+              temporary="stacked convolution's result and its depth-to-space copy", nonfinite_exact=_no_padded_taps),
         Route("col2im", "col2im:col2im", "one GEMM Wᵀ·X, then fold the columns", _always, _mem_col2im, "autograd",
               True, _prior_col2im, temporary="columns (C_out·prod(k)·prod(in)) and the uncropped output"),
         Route("polyphase", "polyphase:polyphase", "prod(s) stride-1 sub-convolutions", _always, _mem_polyphase,
