@@ -190,6 +190,26 @@ def test_padding_forms():
     assert conv_output_size(5, (3, 1)) == (3, 5)
 
 
+def test_negative_padding_pairs_follow_the_plan():
+    # (before, after) pairs may be negative in a transposed convolution: zeros before / after the full output
+    x, w = torch.randn(1, 1, 3, 4, dtype=torch.float64), torch.randn(1, 1, 3, 2, dtype=torch.float64)
+    pads = ((-1, -2), (1, -3))
+    size = conv_transpose_output_size((3, 4), (3, 2), s=2, p=pads)
+    assert size == (7 + 3, 8 - 1 + 3) == tconv.conv_transpose(x, w, stride=2, padding=pads).shape[2:]
+    y = tconv.conv_transpose(x, w, stride=2, padding=pads, method="scatter")
+    full = F.conv_transpose2d(x, w, stride=2)  # torch's full output: 7 x 8
+    torch.testing.assert_close(y[..., 1:8, :7], full[..., :, 1:])
+    assert float(y[..., 0, :].abs().sum() + y[..., 8:, :].abs().sum() + y[..., 7:].abs().sum()) == 0.0
+    e = equivalent_conv((3, 4), (3, 2), s=2, p=pads)  # its equivalent conv pads d(k-1) - p: more than k - 1
+    assert e.padding == ((3, 4), (0, 4)) and e.output_size == size
+    with pytest.raises(ConfigError, match=r"^p=-1 must be non-negative"):  # plain ints: torch's rule, as the plan
+        conv_transpose_output_size(5, 3, p=-1)
+    with pytest.raises(ConfigError, match=r"^p=\(\(-1, 0\),\) must be non-negative"):  # a forward window only pads
+        conv_output_size(5, 3, p=((-1, 0),))
+    with pytest.raises(ConfigError, match=r"^p=\(\(4, 4\),\) leaves an output of size \(-1,\)"):
+        conv_transpose_output_size(3, 3, s=2, p=((4, 4),))
+
+
 def test_bad_input_names_the_parameter():
     with pytest.raises(ConfigError, match="^s="):
         conv_output_size(5, 3, s=0)

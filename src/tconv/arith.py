@@ -59,6 +59,7 @@ from .errors import ConfigError, ConfigTypeError
 from .geometry import (
     PaddingSpec,
     Plan,
+    _check_plain_padding,
     _freeze,
     _is_int,
     _normalize_padding,
@@ -105,8 +106,11 @@ def _sizes(name: str, value: Any, nd: int) -> tuple[int, ...]:
     return normalize_tuple(name, value, nd)
 
 
-def _padding(padding: Any, nd: int) -> Any:
-    """Keep "same"/"valid"; turn ints, per-dim ints and (before, after) pairs into per-dim pairs (geometry's rule)."""
+def _padding(padding: Any, nd: int, transposed: bool = False) -> Any:
+    """Keep "same"/"valid"; turn ints, per-dim ints and (before, after) pairs into per-dim pairs (geometry's rule).
+
+    Signs as the plan has them: a forward window only pads; a transposed convolution crops, and its (before, after)
+    pairs may also be negative (zeros before / after the full output), its plain ints not (torch's rule)."""
     if isinstance(padding, str):
         mode = padding.lower()
         if mode not in ("same", "valid"):
@@ -116,6 +120,9 @@ def _padding(padding: Any, nd: int) -> Any:
         return mode
     with _short_names():
         pads = _normalize_padding(_freeze("padding", padding), nd)
+        if transposed:
+            _check_plain_padding(_freeze("padding", padding))
+            return pads
     if any(x < 0 for pair in pads for x in pair):
         raise ConfigError("p", padding, "must be non-negative (a transposed convolution crops with padding)")
     return pads
@@ -177,8 +184,8 @@ def conv_transpose_output_size(
 ) -> Size:
     """Output size of a transposed convolution, seed 000 (2.11): ``(i - 1) s - 2p + d (k - 1) + op + 1``.
 
-    Read from the plan. ``p`` may also be per-dimension ``(before, after)`` pairs (each cropped from the full output)
-    or ``"same"`` / ``"valid"`` with TensorFlow's ``conv2d_transpose`` meaning (``i * s`` and
+    Read from the plan. ``p`` may also be per-dimension ``(before, after)`` pairs (each cropped from the full output;
+    a negative one adds zeros there instead, as JAX and ONNX allow) or ``"same"`` / ``"valid"`` with TensorFlow's ``conv2d_transpose`` meaning (``i * s`` and
     ``i * s + max(d(k-1) + 1 - s, 0)``; ``output_size`` picks among the reachable sizes, as TF does). Returns an int
     when every argument is an int, else a tuple.
 
@@ -186,16 +193,19 @@ def conv_transpose_output_size(
     (4, 5, 224)
     >>> conv_transpose_output_size(5, 3, s=2, p="same"), conv_transpose_output_size((4, 4), 3, s=(1, 2), p=((0, 1), (1, 1)))
     (10, (5, 7))
+    >>> conv_transpose_output_size(3, 3, s=2, p=((-1, -2),))      # full 7, one zero before and two after
+    (10,)
     """
     nd, as_int = _ndim(i, p, k, s, d, op)
     i_t, k_t, s_t, d_t = (_sizes(n, v, nd) for n, v in (("i", i), ("k", k), ("s", s), ("d", d)))
     for name, vals in (("i", i_t), ("k", k_t), ("s", s_t), ("d", d_t)):
         _positive(name, vals)
     check_sizes("i", i_t)  # the caller's own name for an absurd size, before any plan is built
-    pads = _padding(p, nd)
-    plan = plan_from_sizes(
-        i_t, _sizes("k", k, nd), _sizes("s", s, nd), pads, _sizes("op", op, nd), _sizes("d", d, nd), output_size
-    )
+    pads = _padding(p, nd, transposed=True)
+    with _short_names():  # the plan's errors (e.g. a crop that leaves nothing) name i, k, s, p, d as here
+        plan = plan_from_sizes(
+            i_t, _sizes("k", k, nd), _sizes("s", s, nd), pads, _sizes("op", op, nd), _sizes("d", d, nd), output_size
+        )
     return _out(plan.out_size, as_int)
 
 
@@ -276,7 +286,7 @@ def equivalent_conv(
     nd, _ = _ndim(i, p, k, s, d, op)
     i_t, k_t, s_t, d_t, op_t = (_sizes(n, v, nd) for n, v in (("i", i), ("k", k), ("s", s), ("d", d), ("op", op)))
     _positive("i", i_t)
-    pads = _padding(p, nd)
+    pads = _padding(p, nd, transposed=transposed)
     if transposed:
         plan = plan_from_sizes(i_t, k_t, s_t, pads, op_t, d_t)
         eq = plan.equivalent_conv
