@@ -31,8 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .arith import Solution, _bound, _is_int, describe_counts, inverse_of, solve
+from .arith import inverse_of
 from .errors import ConfigError, ConfigTypeError
+from .geometry import _is_int
+from .solver import Solution, _bound, describe_counts, solve
 from .window import forward_window
 
 __all__ = ["Stack", "solve_stack", "decoder_for", "STACK_LIMIT"]
