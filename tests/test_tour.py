@@ -106,6 +106,43 @@ def test_heavy_pages_say_how_to_build_them(tour):
         assert ("Not built in this tour" in text) == page.heavy
 
 
+_INTERNAL = re.compile(r"seeds? 00\d|§\d|took \d|took \{|built in \d|timings? \(s\)", re.I)
+
+
+def _page_strings(module: str) -> list[str]:
+    """The string literals of a module that builds page text: constants and f-string parts, without docstrings."""
+    import ast  # noqa: PLC0415
+    import importlib  # noqa: PLC0415
+
+    tree = ast.parse(Path(importlib.import_module(module).__file__).read_text(encoding="utf-8"))
+    docs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and ast.get_docstring(node) is not None:
+            docs.add(id(node.body[0].value))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            out.append("".join(v.value if isinstance(v, ast.Constant) else "{" for v in node.values))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            out.append(node.value)
+    return out
+
+
+@pytest.mark.parametrize("module", ["tconv.zfnet.tour", "tconv.zfnet.classifier_tour", "tconv.explorer"])
+def test_page_text_has_no_internal_labels_or_build_times(module):
+    """The ZFNet page and the explorer cite original works by name; no seed labels, no build times."""
+    found = [t for t in _page_strings(module) if _INTERNAL.search(t)]
+    assert not found, found
+    assert _INTERNAL.search("seed 000 §2") and _INTERNAL.search(f"This section took {3} s.")  # the check can fail
+
+
+def test_explorer_page_has_no_internal_labels(tour):
+    out, _ = tour
+    text = (out / "explorer.html").read_text(encoding="utf-8")
+    assert not _INTERNAL.search(text), _INTERNAL.search(text)
+    assert "Dumoulin" in text
+
+
 def test_building_blocks():
     assert explorer_hash(m="i", nd=1, i=6, k=3, s=2) == "m=i&nd=1&i=6&k=3&s=2&d=1&pm=sym&p=0"
     page = render_page("T", [Section("a", "A", "<table><tr><td>1</td></tr></table>")], back="index.html")

@@ -6,7 +6,7 @@
  * Chromium and under Node. It touches no DOM: Node loads it as it is.
  *
  * Along each spatial dimension, input element j reaches output element o through kernel tap t exactly when
- *     o = j * stride + t * dilation - pad_before      and   0 <= o < out_size          (seed 000 §2)
+ *     o = j * stride + t * dilation - pad_before      and   0 <= o < out_size
  * (fullIndex and indexMap below); every picture reads the mapping through them.
  */
 (function (root) {

@@ -1,4 +1,4 @@
-/* tconv explorer, part 8: seed 000's graph along one dimension. Every input sends one edge per kernel tap to the
+/* tconv explorer, part 8: the 1-D graph along one dimension. Every input sends one edge per kernel tap to the
  * position it reaches (from the plan's index map); positions cropped by padding are dashed, output_padding's are
  * dotted. Long dimensions show a window around the selected output.
  */

@@ -79,8 +79,8 @@
     const whole = rows === rowsN && cols.length === colsN;
     S.win.matrix = { rows: rw, cols };
     const what = isC
-      ? `C is ${rowsN}×${colsN}: row = a conv output ${sym.pin} (flattened row-major), column = a conv input ${sym.pout}; each entry names its kernel tap. The transposed convolution multiplies by Cᵀ (seed 001).`
-      : `Cᵀ is ${rowsN}×${colsN}: ${sym.pout} = Cᵀ·${sym.pin} with inputs and outputs flattened row-major; each entry names its kernel tap. C itself is the convolution whose backward pass this is (seed 001).`;
+      ? `C is ${rowsN}×${colsN}: row = a conv output ${sym.pin} (flattened row-major), column = a conv input ${sym.pout}; each entry names its kernel tap. The transposed convolution multiplies by Cᵀ (as in Dumoulin & Visin's convolution arithmetic guide).`
+      : `Cᵀ is ${rowsN}×${colsN}: ${sym.pout} = Cᵀ·${sym.pin} with inputs and outputs flattened row-major; each entry names its kernel tap. C itself is the convolution whose backward pass this is (as in Dumoulin & Visin's convolution arithmetic guide).`;
     const shown = whole
       ? ""
       : ` Shown: rows ${rw[0]}–${rw[1] - 1} (around ${isC ? sym.pin : sym.pout}${fmtIdx(isC ? unflat(focusRow, rowShape) : c)}) and ${cols.length} of the ${colsN} columns${colsCut ? ` (${colsCut} more touched columns cut: zoom out)` : ", every column these rows touch"}; a gap in the column numbers is a thicker line.`;

@@ -122,7 +122,7 @@
       );
     }
     const what = cfg.mode === "conv" ? "The transposed convolution of this Conv (its backward pass, Cᵀ) is" : "This transposed convolution is";
-    $("#equiv").innerHTML = `<p class="note" style="margin:0">${what} a stride-1 convolution (seeds 000 §2, 001):</p><ul>${items.join("")}</ul>`;
+    $("#equiv").innerHTML = `<p class="note" style="margin:0">${what} a stride-1 convolution (Dumoulin &amp; Visin's convolution arithmetic guide):</p><ul>${items.join("")}</ul>`;
     renderGroups(g);
   }
 

