@@ -13,7 +13,7 @@ from .geometry import Plan, conv_plan, make_plan, plan_from_sizes
 from .ops import METHODS
 from .ops.dispatch import conv_transpose
 from .ops.matrix import conv_matrix
-from .receptive import RFBox, RFRow, receptive_field, receptive_field_box
+from .receptive import RFBox, RFRow, UnitFields, receptive_field, receptive_field_box, unit_fields
 from .upsampling import make_upsampler
 from .window import Window, forward_window, same_pads
 from .zfnet import project
@@ -47,6 +47,8 @@ __all__ = [
     "zoo",
     "receptive_field",
     "receptive_field_box",
+    "unit_fields",
+    "UnitFields",
     "RFRow",
     "RFBox",
     "upsampling",

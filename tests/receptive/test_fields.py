@@ -433,3 +433,60 @@ def test_resnet_like_with_batchnorm_head_and_train_mode():
         ("cat", (14, 14), (19, 19), (-9, -9)),
         ("avg", (1, 14), (19 + 13 * 4, 19), (-9, -9)),  # the height is pooled away: every row's field
     ]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the model's dtype, and every unit's field at once
+# ----------------------------------------------------------------------------------------------------------------
+def _two_branches(dtype: torch.dtype) -> nn.Module:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Conv2d(2, 3, 3, padding=1)
+            self.b = nn.Conv2d(2, 3, (1, 5), stride=(1, 2), padding=(0, 2))
+            self.pool = nn.MaxPool2d(2, ceil_mode=True)
+
+        def forward(self, x):
+            return self.pool(torch.relu(self.a(x)))[..., ::1, :] + nn.functional.avg_pool2d(
+                self.b(x), (2, 1), ceil_mode=True
+            )
+
+    return Net().to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_models_in_other_dtypes_are_traced_in_their_dtype(dtype):
+    assert torch.get_default_dtype() == torch.float32
+    seq = nn.Sequential(nn.Conv2d(1, 2, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 2, 3, padding=1)).to(dtype)
+    rows = receptive_field(seq, (1, 1, 16, 16))
+    assert [r.rf for r in rows] == [(1, 1), (5, 5), (6, 6), (10, 10)]
+    assert receptive_field_box(seq, (1, 1, 16, 16), layer=3, position=(0, 5)).start_stop == ((0, 8), (8, 16))
+    f = tconv.unit_fields(_two_branches(dtype), (1, 2, 9, 10), "add")
+    assert f.output_size == (5, 5)
+    assert torch.get_default_dtype() == torch.float32
+
+
+def test_unit_fields_equal_every_units_box():
+    net = _two_branches(torch.float64)
+    shape = (1, 2, 9, 10)
+    f = tconv.unit_fields(net, shape, "add")
+    for u in np.ndindex(*f.output_size):
+        box = receptive_field_box(net, shape, "add", u)
+        assert box.theoretical_start == tuple(int(f.start[d][u[d]]) for d in range(2))
+        assert box.theoretical_stop == tuple(int(f.stop[d][u[d]]) for d in range(2))
+        assert f.inside_grid[u] == all(
+            0 <= a and b <= n for a, b, n in zip(box.theoretical_start, box.theoretical_stop, shape[2:], strict=True)
+        )
+    # by hand along rows: conv k3 p1 then a 2-pool reads 2u-1 .. 2u+2 (theoretical: as if the input went on, so
+    # the ceil_mode window past the edge counts whole); the other branch (k1, 2-pool) reads inside that
+    assert f.start[0].tolist() == [-1, 1, 3, 5, 7]
+    assert f.stop[0].tolist() == [3, 5, 7, 9, 11]
+    assert f.inside[0].tolist() == [False, True, True, True, False]
+
+
+def test_unit_fields_bad_layer():
+    net = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Flatten())
+    with pytest.raises(ConfigError, match="layer"):
+        tconv.unit_fields(net, (1, 1, 8, 8), "nope")
+    with pytest.raises(ConfigError, match="no spatial output"):
+        tconv.unit_fields(net, (1, 1, 8, 8), 1)

@@ -258,6 +258,20 @@ def test_inside_skips_border_units(resnet):
         assert torch.equal(acts.flatten(2).amax(2).argmax(1), ch_all)
 
 
+def test_interior_mask_is_receptives_per_unit_view(resnet):
+    from tconv.receptive import unit_fields
+    from tconv.zfnet.objective import interior_mask
+
+    assert next(resnet.parameters()).dtype == torch.float64 and torch.get_default_dtype() == torch.float32
+    mask = interior_mask(resnet, (3, 128, 128), node_name="layer2_1_relu_1")
+    assert torch.get_default_dtype() == torch.float32  # the float64 model is traced in its dtype, nothing global
+    f = unit_fields(resnet, (1, 3, 128, 128), "layer2_1_relu_1")
+    assert [m.tolist() for m in mask] == [m.tolist() for m in f.inside]
+    assert [m.tolist() for m in mask[0:1]] == [((f.start[0] >= 0) & (f.stop[0] <= 128)).tolist()]
+    assert interior_mask(resnet, (3, 96, 96), node_name="no_such_layer") is None
+    assert interior_mask(resnet, (3, 8, 8), node_name="layer2_1_relu_1") is None  # every field is larger
+
+
 def test_errors(resnet):
     x = images(1, (40, 40))
     with pytest.raises(ConfigError) as info:

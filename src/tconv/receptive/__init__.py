@@ -21,16 +21,18 @@ branches (residual additions, concatenations), a unit's field is the union of it
 N-d mask (parallel 1x7 and 7x1 branches give a 13-pixel cross, not a 7x7 square).
 
 The package: :mod:`.relations` (per-dimension relations), :mod:`.rules` (which operation reads through which),
-:mod:`.tracing` (model -> nodes), :mod:`.fields` (the two
+:mod:`.tracing` (model -> nodes), :mod:`.fields` (the
 views), :mod:`.figures` (drawings and the tour).
 
-Two views are offered:
+Three views are offered:
 
 * :func:`receptive_field` — one :class:`RFRow` per layer with the *theoretical* field (as if the input extended
   forever): ``rf`` (size), ``jump`` (distance in input pixels between neighbouring units), ``start`` (first input
   index of unit 0's field; negative when it reaches into padding). For a plain stack of convolutions and poolings
   this is the classic recurrence ``jump_out = jump_in * s``, ``rf_out = rf_in + d (k - 1) jump_in``,
   ``start_out = start_in - p * jump_in``.
+* :func:`unit_fields` — every unit's theoretical field in one layer at once (per-dimension start/stop arrays, and
+  which units' fields lie inside the input).
 * :func:`receptive_field_box` — the exact field of one unit, clipped to the input (padding holds no input), as a
   :class:`RFBox` with per-dimension start/stop and the exact index sets (dilation leaves holes).
 
@@ -42,7 +44,16 @@ Two views are offered:
 ((4, 11),)
 """
 
-from .fields import RFBox, RFRow, receptive_field, receptive_field_box
+from .fields import RFBox, RFRow, UnitFields, receptive_field, receptive_field_box, unit_fields
 from .figures import draw_fields, tour_section
 
-__all__ = ["RFRow", "RFBox", "receptive_field", "receptive_field_box", "draw_fields", "tour_section"]
+__all__ = [
+    "RFRow",
+    "RFBox",
+    "UnitFields",
+    "receptive_field",
+    "receptive_field_box",
+    "unit_fields",
+    "draw_fields",
+    "tour_section",
+]

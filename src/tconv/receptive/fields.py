@@ -294,6 +294,64 @@ def receptive_field_box(
     return _boxes(model, shape, [(layer, position)])[0]
 
 
+@dataclass(frozen=True)
+class UnitFields:
+    """The theoretical field of every unit of one layer, per spatial dimension (see :func:`unit_fields`).
+
+    ``start[d][u]`` / ``stop[d][u]``: first / one-past-last input index of unit ``u``'s field along dimension ``d``,
+    ignoring the input's borders (``start < 0`` or ``stop > input_size`` reaches into padding). A unit's field is
+    the box of these per-dimension ranges (its exact pixels may have holes; :func:`receptive_field_box` lists them).
+    """
+
+    name: str
+    output_size: tuple[int, ...]
+    input_size: tuple[int, ...]
+    start: tuple[np.ndarray, ...]
+    stop: tuple[np.ndarray, ...]
+
+    @property
+    def inside(self) -> tuple[np.ndarray, ...]:
+        """Per dimension, which units' fields lie wholly inside the input (no padding reached)."""
+        return tuple((a >= 0) & (b <= n) for a, b, n in zip(self.start, self.stop, self.input_size, strict=True))
+
+    @property
+    def inside_grid(self) -> np.ndarray:
+        """:attr:`inside` as one boolean array of the layer's spatial output shape."""
+        grid = np.ones(self.output_size, dtype=bool)
+        for d, m in enumerate(self.inside):
+            grid = grid & m.reshape([-1 if a == d else 1 for a in range(len(self.inside))])
+        return grid
+
+
+def unit_fields(model: nn.Module, input_shape: Sequence[int], layer: int | str | nn.Module) -> UnitFields:
+    """Every unit's theoretical field in one layer, from one trace (vectorized :func:`receptive_field_box` bounds).
+
+    ``layer`` as in :func:`receptive_field_box`. Traced in the model's own dtype (float64 models included).
+
+    >>> import torch.nn as nn
+    >>> net = nn.Sequential(nn.Conv2d(3, 2, 5), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1))
+    >>> f = unit_fields(net, (1, 3, 12, 12), layer=2)
+    >>> f.output_size, f.start[0].tolist(), f.stop[0].tolist()
+    ((8, 8), [-1, 0, 1, 2, 3, 4, 5, 6], [6, 7, 8, 9, 10, 11, 12, 13])
+    >>> f.inside[0].tolist()                     # padding 1: the first and last units reach outside the image
+    [False, True, True, True, True, True, True, False]
+    """
+    model = _check_model(model)
+    shape = _check_input_shape(input_shape)
+    nodes, by_module = _trace(model, shape)
+    ti = _resolve_layer(model, nodes, by_module, layer)
+    node = nodes[ti]
+    if node.size is None or not node.depends:
+        raise ConfigError("layer", layer, "has no spatial output depending on the input (pick a conv or pool layer)")
+    theo = _theoretical(nodes, shape[2:])
+    start, stop = [], []
+    for d, n in enumerate(node.size):
+        lo, hi, a = theo[ti][d]
+        start.append(lo[-a : n - a].copy())
+        stop.append(hi[-a : n - a] + 1)
+    return UnitFields(node.name, tuple(node.size), tuple(shape[2:]), tuple(start), tuple(stop))
+
+
 def _boxes(model: nn.Module, shape: tuple[int, ...], requests: Sequence[tuple[Any, Any]]) -> list[RFBox]:
     """Several (layer, position) boxes from one trace of the model."""
     nodes, by_module = _trace(model, shape)

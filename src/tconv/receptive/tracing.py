@@ -167,9 +167,21 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
+def _input_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype the model computes in: its first floating-point parameter's (or buffer's), else float32.
+
+    The traced input takes it, so a float64 (or float16) model is traced as it runs, whatever the default dtype.
+    """
+    for t in (*model.parameters(), *model.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return torch.float32
+
+
 def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Node], dict[Any, Any]]:
     """Trace ``model`` into a list of :class:`Node` in execution order, and a map id(module) -> node index(es)."""
     nd = len(input_shape) - 2
+    dtype = _input_dtype(model)
     try:
         graph = _Tracer().trace(model)
         gm = torch.fx.GraphModule(model, graph)
@@ -177,7 +189,7 @@ def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Node], 
         return _trace_hooks(model, input_shape)
     try:
         with torch.no_grad():
-            _ShapeRecorder(gm, meta=True).run(torch.empty(input_shape, device="meta"))
+            _ShapeRecorder(gm, meta=True).run(torch.empty(input_shape, dtype=dtype, device="meta"))
     except Exception as exc:  # noqa: BLE001 - e.g. a tensor created inside forward: retry with fake tensors
         if not any(w in _one_line(exc).lower() for w in ("meta", "device", "not implemented")):
             raise ConfigError("input_shape", input_shape, f"does not fit the model: {_one_line(exc)}") from None
@@ -186,7 +198,7 @@ def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Node], 
         fake = FakeTensorMode(allow_non_fake_inputs=True)
         try:
             with torch.no_grad():
-                _ShapeRecorder(gm, meta=False).run(fake.from_tensor(torch.empty(input_shape)))
+                _ShapeRecorder(gm, meta=False).run(fake.from_tensor(torch.empty(input_shape, dtype=dtype)))
         except Exception:  # noqa: BLE001
             raise ConfigError("input_shape", input_shape, f"does not fit the model: {_one_line(exc)}") from None
 
@@ -431,7 +443,7 @@ def _trace_hooks(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[N
         with torch.no_grad():
             x = torch.zeros(
                 input_shape,
-                dtype=param.dtype if param is not None else torch.float32,
+                dtype=_input_dtype(model),
                 device=param.device if param is not None else "cpu",
             )
             result = model(x)

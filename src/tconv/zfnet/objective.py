@@ -79,37 +79,17 @@ def interior_mask(
     The layer is an fx node name of ``model``'s trace (``node_name``) or a module called once (``layer_module``).
     None when the layer is not spatial, could not be located, or no unit's field fits (fields larger than the image).
     """
-    # the per-unit fields, from the geometry's owner (private: tconv.receptive has no public per-unit view)
-    from ..receptive.fields import _theoretical  # noqa: PLC0415
-    from ..receptive.tracing import _trace  # noqa: PLC0415
+    from ..receptive import unit_fields  # noqa: PLC0415
 
-    shape = (1, *(int(s) for s in image_shape))
-    params = list(model.parameters())
-    dtype = params[0].dtype if params and params[0].dtype in (torch.float32, torch.float64) else torch.float32
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)  # receptive's meta tensors follow the default dtype: match a float64 model's
-    try:
-        nodes, by_module = _trace(model, shape)
-    except ConfigError:
+    layer = layer_module if layer_module is not None else node_name
+    if layer is None:
         return None
-    finally:
-        torch.set_default_dtype(previous)
-    index = None
-    if layer_module is not None:
-        hit = by_module.get(id(layer_module))
-        index = hit[-1] if isinstance(hit, list) else hit
-    elif node_name is not None:
-        hits = [i for i, n in enumerate(nodes) if node_name in getattr(n, "aliases", ()) or n.name == node_name]
-        index = hits[-1] if hits else None
-    if index is None or nodes[index].size is None or not nodes[index].depends:
+    try:  # traced in the model's own dtype (float64 models included)
+        fields = unit_fields(model, (1, *(int(s) for s in image_shape)), layer)
+    except (ConfigError, ConfigTypeError):
         return None
-    theo = _theoretical(nodes, shape[2:])
-    masks = []
-    for d, n in enumerate(nodes[index].size):
-        lo, hi, a = theo[index][d]
-        lo_r, hi_r = lo[-a : n - a], hi[-a : n - a]
-        masks.append((lo_r >= 0) & (hi_r <= shape[2 + d] - 1))
-    return None if not all(m.any() for m in masks) else tuple(masks)
+    masks = fields.inside
+    return tuple(masks) if all(m.any() for m in masks) else None
 
 
 def interior_grid(masks: tuple[np.ndarray, ...]) -> Tensor:
