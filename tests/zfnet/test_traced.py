@@ -17,6 +17,7 @@ from torch import nn
 from tconv.errors import ConfigError
 from tconv.zfnet import project, project_channels
 from tconv.zfnet.traced import Traced
+from tconv.zoo import import_model
 
 from .families import InceptionLike, ResNetLike, UNetLike, randomize
 from .test_project import alexnet_geometry
@@ -402,3 +403,31 @@ def test_cli_project_any_network(tmp_path):
         app, ["zfnet", "project", "--model", "tests.zfnet.families:ResNetLike", "--layer", "nope", "--size", "64"]
     )
     assert bad.exit_code == 2 and "layer" in bad.output
+
+
+def test_cli_grid_any_network(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tconv.cli import app
+    from tconv.zfnet import grids
+    from tconv.zfnet.images import builtin_images, to_tensor
+
+    drawn = []
+    real = grids.feature_grid_figure
+    monkeypatch.setattr(grids, "feature_grid_figure", lambda maps, title: drawn.append(maps) or real(maps, title))
+    model = "tests.zfnet.families:ResNetLike"
+    for args in (["--layer", "layer2.1.relu", "--image", "coffee"], ["--kernels"]):
+        out = tmp_path / "g.png"
+        res = CliRunner().invoke(app, ["zfnet", "grid", "--model", model, "--size", "48", *args, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        assert out.stat().st_size > 1000
+    # the maps drawn are the named layer's activations for that image (the CLI builds the model with --seed 0)
+    net = import_model(model, 0, accept=(nn.Module,)).eval()
+    with torch.no_grad():
+        want = Traced(net, "layer2.1.relu", "deconvnet").forward(to_tensor(builtin_images(48)["coffee"][None].copy()))[
+            0
+        ]
+    assert len(drawn) == 1 and drawn[0].shape == want.shape and torch.allclose(drawn[0], want)
+    for args, word in ((["--layer", "nope"], "layer"), (["--layer", "fc"], "layer"), (["--image", "x"], "image")):
+        bad = CliRunner().invoke(app, ["zfnet", "grid", "--model", model, "--size", "48", *args])
+        assert bad.exit_code == 2 and word in bad.output and "Traceback" not in bad.output, (args, bad.output)

@@ -95,6 +95,32 @@ def _save(fig, out: Path) -> None:
     typer.echo(f"wrote {out}")
 
 
+def _general_grid(general, model: str, layer: str, kernels: bool, photos: dict, image: str | None, out: Path) -> None:
+    """``zfnet grid`` on any traceable network: the first RGB convolution's kernels, or a named layer's maps."""
+    import numpy as np  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+    from torch import nn  # noqa: PLC0415
+
+    from ..zfnet import grids  # noqa: PLC0415
+    from ..zfnet.traced import Traced  # noqa: PLC0415
+
+    module, prep = general
+    if kernels:
+        conv = next((m for m in module.modules() if isinstance(m, nn.Conv2d) and m.in_channels == 3), None)
+        if conv is None:
+            raise ConfigError("model", model, "has no convolution with 3 input channels (needed by --kernels)")
+        _save(grids.kernel_grid_figure(conv.weight.detach(), f"{model}: first RGB convolution's kernels"), out)
+        return
+    name = image or next(iter(photos))
+    if name not in photos:
+        raise ConfigError("image", image, f"must be one of {', '.join(photos)}")
+    with torch.no_grad():
+        maps = Traced(module, layer, "deconvnet").forward(prep(np.stack([photos[name]])))[0]
+    if maps.ndim != 3:
+        raise ConfigError("layer", layer, f"must give 2-D feature maps (its output per image is {tuple(maps.shape)})")
+    _save(grids.feature_grid_figure(maps, f"{model} {layer}: {maps.shape[0]} feature maps of {name}"), out)
+
+
 MODEL = typer.Option(
     "vgg16-hed",
     "--model",
@@ -209,6 +235,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """A layer's feature maps for one image (each scaled on its own), or the first layer's kernels.
 
+        Any traceable network: --model efficientnet-lite0 or module:attr, LAYER a module or fx node name
+        ("blocks.10", "layer3.1.relu").
+
         Example: tconv zfnet grid --model vgg16-hed --layer relu1_2 --image chelsea --out fm.png
         """
         import torch  # noqa: PLC0415
@@ -216,6 +245,10 @@ def register(app: typer.Typer) -> None:
         from ..zfnet import grids  # noqa: PLC0415
         from ..zfnet.project import Mirror  # noqa: PLC0415
 
+        general = _graph_model(model, seed)
+        if general is not None:  # any traceable network: a named layer, the graph route
+            _general_grid(general, model, layer, kernels, _photos(images, size), image, out)
+            return
         net = _network(model, arch, seed)
         if kernels:
             _save(grids.kernel_grid_figure(net.first_kernels_rgb(), f"{net.name}: first-layer kernels (RGB)"), out)
