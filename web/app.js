@@ -193,6 +193,8 @@
     if (!dec) return false;
     writeUI(dec.ui);
     S.step = /[#&]st=/.test(location.hash) ? dec.step : null; // no step in the link: start at the selected output
+    // an old link (commas escaped as %2C) loads as it is, and the address then shows the readable form
+    if (/%2C/i.test(location.hash)) history.replaceState(null, "", location.hash.replace(/%2C/gi, ","));
     return true;
   }
 
