@@ -128,9 +128,24 @@ def _page_strings(module: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("module", ["tconv.zfnet.tour", "tconv.zfnet.classifier_tour", "tconv.explorer"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "tconv.zfnet.tour",
+        "tconv.zfnet.classifier_tour",
+        "tconv.explorer",
+        "tconv.bezier",
+        "tconv.bezier.report",
+        "tconv.bezier.seedfigs",
+        "tconv.bezier.claims",
+        "tconv.upsampling",
+        "tconv.upsampling.upsamplers",
+        "tconv.upsampling.overlap",
+        "tconv.upsampling.experiments",
+    ],
+)
 def test_page_text_has_no_internal_labels_or_build_times(module):
-    """The ZFNet page and the explorer cite original works by name; no seed labels, no build times."""
+    """The application pages and the explorer cite original works by name; no seed labels, no build times."""
     found = [t for t in _page_strings(module) if _INTERNAL.search(t)]
     assert not found, found
     assert _INTERNAL.search("seed 000 §2") and _INTERNAL.search(f"This section took {3} s.")  # the check can fail

@@ -15,7 +15,6 @@ with its overlap fix — and writes a page and ``metrics.json``.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from .analysis import align, align_params, assemble, halving_scale
@@ -62,15 +61,13 @@ def tour_section(out_dir: Path, quick: bool = True):
 
     out = Path(out_dir) / "bezier"
     cfg = fast_config() if quick else preset("seed", noise=["seed-code", "seed-text"])
-    t0 = time.perf_counter()
     res = run(cfg, out, progress=False, frames=12 if quick else 24, light=quick)
-    took = time.perf_counter() - t0
     body = render_html(res.metrics, res.files, out, embed=True)
-    note = f"<p class='muted'>Preset {'fast' if quick else 'seed'}: {took:.1f} s in all, training included. " + (
+    note = f"<p class='muted'>Preset {'fast' if quick else 'seed'}. " + (
         "At 300 epochs the noisy models have not converged (their verdicts below can differ from the full run's); "
         "the seed's protocol is <code>tconv bezier run --preset seed --noise seed-code --noise seed-text --out "
         "DIR</code> and its numbers are in <code>docs/bezier.md</code>.</p>"
         if quick
         else "</p>"
     )
-    return Section("bezier", "Bezier-curve autoencoder (seed 002)", note + body)
+    return Section("bezier", "Bezier-curve autoencoder", note + body)

@@ -271,7 +271,7 @@ def _assembly_claims(m: dict, n: int, note: str, add) -> None:
     if se:
         a, h = se["as_is"], se["halved"]
         add(
-            f"(tconv) The seed's §5 loop, eval_model({se['seed']}), prints the MSE of the assembled model",
+            f"(tconv) The blog post's evaluation loop (its section 5), eval_model({se['seed']}), prints the MSE of the assembled model",
             "5 (full model)",
             f"refuted: it prints {a['batches_summed']}/{a['divided_by']} of it",
             f"prints {a['printed']:.3g} (true MSE {a['true_mse']:.3g}); after halving prints {h['printed']:.3g} "

@@ -202,7 +202,7 @@ def analyse(result: TrainResult, frames: int = 24, light: bool = False) -> tuple
     m["claims"] = claims(m)
     m["verdict_stability"] = verdict_stability(m)
     m["notes"] = [
-        "The seed's §4.2 text says its loss plot shows '10 experiments with different seeds'; its code trains 5 "
+        "The blog post's section 4.2 says its loss plot shows '10 experiments with different seeds'; its code trains 5 "
         f"seeds (11, 22, 33, 44, 55). This run trains {len(seeds)} seeds: {', '.join(map(str, seeds))}."
     ]
     return m, figs
@@ -271,7 +271,7 @@ def render_html(m: dict, files: dict[str, Path], base: Path, embed: bool = False
     cfg = m["config"]
     parts = [
         "<style>.bz td{text-align:left} .bz td:first-child{white-space:nowrap}</style><div class='bz'>",
-        f"<p>Seed 002's Bezier-curve autoencoder: {len(cfg['seeds'])} seeds × {len(cfg['variants'])} settings "
+        f"<p>The Bezier-curve autoencoder of the blog experiment (Visualizing the Deconvolution Operation): {len(cfg['seeds'])} seeds × {len(cfg['variants'])} settings "
         f"({', '.join(cfg['variants'])}), {cfg['epochs']} epochs, batch {cfg['batch']}, Adam lr {cfg['lr']}, "
         f"{cfg['n_samples']} curves (data seed {cfg['data_seed']}), all models trained together: "
         f"{html.escape(training_text(m))}.</p>",
@@ -344,7 +344,7 @@ def render_html(m: dict, files: dict[str, Path], base: Path, embed: bool = False
         parts += [img(f"dec_filters_{tag}", name), img(f"dec_aligned_{tag}", name), img(f"enc_filters_{tag}", name)]
     parts += ["<h3>Ablation</h3>", img("ablation", "ablation"), img("ablation_examples", "ablation examples")]
     parts += [
-        "<h3>§5.2: the data is too perfect</h3>",
+        "<h3>Section 5.2 of the blog post: the data is too perfect</h3>",
         "<p>Patches that share one point's value to within 0.001 and differ everywhere else: on noise-free "
         "data such tiny exact differences carry information, which input noise takes away.</p>",
         img("same_point", "same point"),
@@ -359,7 +359,7 @@ def render_html(m: dict, files: dict[str, Path], base: Path, embed: bool = False
     if se:
         a, h = se["as_is"], se["halved"]
         parts.append(
-            f"<p>The seed's own §5 loop, <code>eval_model({se['seed']})</code>, ported as written: it prints "
+            f"<p>The blog post's own evaluation loop (its section 5), <code>eval_model({se['seed']})</code>, ported as written: it prints "
             f"{a['printed']:.3g} where the MSE over every curve is {a['true_mse']:.3g} ({h['printed']:.3g} vs "
             f"{h['true_mse']:.3g} after halving), because it adds the losses of the first {a['batches_summed']} "
             f"batches only (the ones it plots) and divides by all {a['divided_by']}.</p>"
@@ -460,9 +460,7 @@ def run(
         with open(tmp, "wb") as fh:
             np.savez(fh, params=pf, losses=result.losses, models=np.array([f"{v.name}:{s}" for v, s in cfg.models]))
     write_json(out / "metrics.json", metrics)
-    write_text(
-        out / "index.html", _page("tconv · Bezier-curve autoencoder (seed 002)", render_html(metrics, files, out))
-    )
+    write_text(out / "index.html", _page("tconv · Bezier-curve autoencoder", render_html(metrics, files, out)))
     return RunOutput(metrics=metrics, result=result, files=files, out_dir=out)
 
 

@@ -32,7 +32,7 @@ def output_vs_label_figure(p: Params, i: int, patches: np.ndarray, seed: int, n:
         ax.set_title(f"patch {j}: MSE {float(((out[j] - x[j]) ** 2).mean()):.1e}", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle(f"§4.2: output against label, plain 7-point model of seed {seed}", fontsize=10)
+    fig.suptitle(f"Blog section 4.2: output against label, plain 7-point model of seed {seed}", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -54,7 +54,8 @@ def seed_eval_figure(runs: dict[str, dict], seed: int) -> Figure:
                 ax.set_title(f"{name}: prints {r['printed']:.2e}\ntrue MSE {r['true_mse']:.2e}", fontsize=9)
         axes[0, 2 * k].legend(fontsize=7)
     fig.suptitle(
-        f"§5: the seed's eval_model({seed}) on whole curves (the patch model applied 3 times, stride 4)", fontsize=10
+        f"Blog section 5: its eval_model({seed}) on whole curves (the patch model applied 3 times, stride 4)",
+        fontsize=10,
     )
     fig.tight_layout()
     return fig
@@ -109,7 +110,8 @@ def same_point_figure(patches: np.ndarray, examples: list[dict], point: int = 3)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(
-        "§5.2: patches that share one point's value (noise-free data: tiny differences are exact)", fontsize=10
+        "Blog section 5.2: patches that share one point's value (noise-free data: tiny differences are exact)",
+        fontsize=10,
     )
     fig.tight_layout()
     return fig

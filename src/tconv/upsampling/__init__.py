@@ -206,21 +206,21 @@ def tour_section(out_dir: Path, quick: bool = True) -> Any:
     grads = res["gradients"]
     mode = "quick mode: a short run" if quick else "full mode"
     parts = [
-        "<p>Seed 003 contrasts <b>unpooling</b> (values back at the max pool's switches), <b>copying</b> (values "
+        "<p>Tutorials on deconvolution contrast <b>unpooling</b> (values back at the max pool's switches), <b>copying</b> (values "
         "copied into the whole window) and a learned <b>transposed convolution</b>. Here they are measured side by "
         "side with interpolation, resize-convolution and pixel shuffle, and the checkerboard that uneven overlap "
         "paints is counted rather than only pictured. All upsamplers share one interface: "
         "<code>tconv.upsampling.make_upsampler(method, channels, factor)</code>.</p>",
         "<h3>Overlap: the transposed convolution of ones</h3>",
         "<p>How many (input, tap) paths reach each output position. Flat when the kernel is a multiple of the "
-        "stride (and the padding crops the ramps at the borders, e.g. k4 s2 p2); uneven otherwise. Seed 002's "
-        "window 7 / stride 4 gives 2, 2, 2, 1. Stacking the <i>same</i> uneven layer multiplies the unevenness; "
+        "stride (and the padding crops the ramps at the borders, e.g. k4 s2 p2); uneven otherwise. The Bezier "
+        "decoder's window 7 / stride 4 gives 2, 2, 2, 1. Stacking the <i>same</i> uneven layer multiplies the unevenness; "
         "different layers can cancel it (k3 s2 then k4 s2 p1 is flat inside: 3 3 3 3; in the other order 4 2 4 2). "
         "&lsquo;holes&rsquo;: some "
         "outputs receive nothing (k &lt; s, or dilation sharing the stride).</p>",
         overlap_table_html(res["overlap_table"]),
         img_tag(figs["overlap"], "count maps", width=900),
-        "<h3>(a) Seed 003's figure on a real photo</h3>",
+        "<h3>(a) Unpooling, copying and transposed convolution on a real photo</h3>",
         "<p>The photographer (scikit-image's <code>camera</code>), max pooled 2&times;2 and brought back. "
         "Unpooling restores exact values at the switches and zeros elsewhere; copying (= nearest for a 2&times;2 "
         "window) gives blocks; the best transposed convolutions (least squares, fitted on six other photos) tie or beat "
@@ -260,8 +260,6 @@ def tour_section(out_dir: Path, quick: bool = True) -> Any:
             ],
         ),
         img_tag(figs["gradients"], "gradient checkerboards"),
-        "<p class='muted'>Timings (s): "
-        + ", ".join(f"{k} {v:.1f}" for k, v in res["timings_s"].items())
-        + ". Results: <code>upsampling/results.json</code>.</p>",
+        "<p class='muted'>Results: <code>upsampling/results.json</code>.</p>",
     ]
     return Section("upsampling", "Upsampling compared, checkerboards measured", "\n".join(parts))

@@ -478,9 +478,9 @@ def overlap_figure(
     halved = count_map(seed002, in_size, weights=[np.array([0.5, 0.5, 0.5, 1, 0.5, 0.5, 0.5])])
     x = np.arange(len(plain))
     ax.bar(x - 0.2, plain, width=0.4, label="k7 s4, weights 1")
-    ax.bar(x + 0.2, halved, width=0.4, label="seed 002's fix: overlapping taps x 0.5")
+    ax.bar(x + 0.2, halved, width=0.4, label="the Bezier decoder's fix: overlapping taps x 0.5")
     ax.set_title(
-        "seed 002: halving flattens the interior but leaves the borders at 0.5 (its boundary problem)",
+        "Bezier decoder: halving flattens the interior but leaves the borders at 0.5 (its boundary problem)",
         fontsize=10,
         loc="left",
     )

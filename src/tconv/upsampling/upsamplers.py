@@ -80,9 +80,9 @@ LEARNABLE: tuple[str, ...] = ("tconv", "tconv_bilinear", "tconv_nearest", "resiz
 _DESCRIPTIONS: dict[str, str] = {
     "nearest": "nearest-neighbour interpolation (fixed)",
     "bilinear": "bilinear interpolation, align_corners=False (fixed)",
-    "copy": "copy each value into its whole pooling window, averaged where windows overlap (seed 003 fig. b)",
-    "unpool": "max-unpooling: each value back at its max pool's switch, zeros elsewhere (seed 003 fig. a)",
-    "tconv": "transposed convolution, random (PyTorch default) initialisation (seed 003 fig. c)",
+    "copy": "copy each value into its whole pooling window, averaged where windows overlap",
+    "unpool": "max-unpooling: each value back at its max pool's switch, zeros elsewhere",
+    "tconv": "transposed convolution, random (PyTorch default) initialisation",
     "tconv_bilinear": "transposed convolution initialised to bilinear interpolation",
     "tconv_nearest": "transposed convolution initialised to nearest (kernel = stride, ones)",
     "resize_conv": "nearest resize, then a stride-1 convolution",
