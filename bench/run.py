@@ -35,7 +35,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from rich.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import tconv  # noqa: E402
 from tconv.files import write_json, write_text  # noqa: E402
 from tconv.ops import autotune  # noqa: E402
+from tconv.progress import steps  # noqa: E402
 
 TORCH_FN = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
@@ -307,19 +307,19 @@ def run(args: argparse.Namespace) -> dict:
     rows, teaching = [], []
     load_before = os.getloadavg()[0]
     t_start = time.time()
-    with tempfile.TemporaryDirectory(prefix="tconv-bench-cache-") as cache, Progress() as progress:
+    teach = args.teaching_batch and not args.quick
+    total = len(layers) + (len(SUITE) if teach else 0)
+    # a rich bar on a terminal, one plain line per row in a log (tconv.progress)
+    with tempfile.TemporaryDirectory(prefix="tconv-bench-cache-") as cache, steps("bench", total) as step:
         # a private, empty cache: the first call of every row pays (and shows) the measurement
         with autotune.settings(enabled=True, cache_dir=cache):
-            task = progress.add_task("bench", total=len(layers) + (len(SUITE) if args.teaching_batch else 0))
             for layer, n in layers:
-                progress.update(task, description=f"{layer.name} N={n}")
+                step(f"{layer.name} N={n}")
                 rows.append(measure_row(layer, n, args.seconds, args.min_runs))
-                progress.advance(task)
-            if args.teaching_batch and not args.quick:
+            if teach:
                 for layer in SUITE:
-                    progress.update(task, description=f"teaching: {layer.name}")
+                    step(f"teaching: {layer.name}")
                     teaching.append(measure_teaching(layer, args.teaching_batch, args.seconds))
-                    progress.advance(task)
     return {
         "machine": f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
         "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime(t_start)) + " UTC",
