@@ -131,17 +131,19 @@ def test_subpixel_weight_layout():
 
 
 def _allocated_peak(fn) -> int:
-    """The most bytes torch's allocator held at once during ``fn()`` (beyond what was held before)."""
-    from torch.profiler import ProfilerActivity, profile
+    """The most bytes torch's allocator held at once during ``fn()``: the benchmark's own measure (bench/run.py's
+    ``peak_bytes`` with resident tracking off, as it is when imported)."""
+    import importlib.util  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    events = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage)
-    held = peak = 0
-    for _, delta in events:
-        held += delta
-        peak = max(peak, held)
-    return peak
+    path = Path(__file__).resolve().parents[2] / "bench" / "run.py"
+    spec = importlib.util.spec_from_file_location("tconv_bench_run", path)
+    bench = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    if not hasattr(bench, "peak_bytes"):
+        spec.loader.exec_module(bench)  # dataclasses need the module registered first
+    assert not bench.RESIDENT  # the allocator's view, not the process's resident memory
+    return bench.peak_bytes(fn)
 
 
 @pytest.mark.parametrize(("k", "s", "op"), [(1, 2, 0), (1, 2, 1), (2, 3, 2), (2, 2, 1)])
