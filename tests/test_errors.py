@@ -104,9 +104,9 @@ CASES = [
      r"input size 3 in dimension 0, so the output must be between 5 and 6, got 9"),
     ("bias-shape", dict(input=_x(1, 2, 3), weight=_x(2, 3, 3), bias=_x(2)), ConfigError,
      r"bias=(2,) must have shape (out_channels,)=(3,)"),
-    ("method-unknown", dict(input=_x(1, 1, 3), weight=_x(1, 1, 3), method="fft"), ConfigError,
-     r"method='fft' must be one of ('scatter', 'zero_insert', 'matrix', 'autograd', 'col2im', 'polyphase', 'auto', "
-     r"'torch', 'torch_cl', 'gemm', 'subpixel', 'triton')"),
+    ("method-unknown", dict(input=_x(1, 1, 3), weight=_x(1, 1, 3), method="fourier"), ConfigError,
+     r"method='fourier' must be one of ('scatter', 'zero_insert', 'matrix', 'autograd', 'col2im', 'polyphase', 'auto', "
+     r"'torch', 'torch_cl', 'gemm', 'subpixel', 'fft', 'triton')"),
     # wrong types: TypeError (ConfigTypeError)
     ("stride-float", dict(input=_x(1, 1, 3), weight=_x(1, 1, 3), stride=1.5), ConfigTypeError,
      r"stride=1.5 must be an int or a sequence of ints (1.5 is a float)"),

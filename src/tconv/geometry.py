@@ -114,6 +114,10 @@ def _freeze(name: str, value: Any, top: Any = None) -> Any:
     ...
     tconv.errors.ConfigTypeError: padding=(True, 1) must be an int, one int or (before, after) pair of ints per dimension, 'same', 'same_lower' or 'valid' (True is a bool)
     """
+    if type(value) is int:  # the common cases first, cheaply (a call's whole overhead is microseconds)
+        return value
+    if isinstance(value, tuple) and all(type(v) is int for v in value):
+        return tuple(value)  # torch.Size -> tuple
     top = value if top is None else top
     if value is None or isinstance(value, str):
         return value

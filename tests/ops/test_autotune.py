@@ -24,14 +24,15 @@ def fresh_cache(tmp_path):
 
 
 def fake_clock(monkeypatch, ms: dict[str, float], calls: list | None = None):
-    """Replace timing by fixed numbers per route (and record which routes were timed)."""
+    """Replace timing by fixed numbers per label (a route, "gx:<way>", "gw:<way>"; 100 ms where not given) and record
+    which labels were timed, with whether gradients were being recorded. Nothing is run."""
 
-    def time_once(choice, plan, x, w, b, grad):
+    def clock(label, fn):
         if calls is not None:
-            calls.append((choice.route.name, grad))
-        return ms.get(choice.route.name, 100.0) / 1e3
+            calls.append((label, torch.is_grad_enabled()))
+        return ms.get(label, 100.0) / 1e3
 
-    monkeypatch.setattr(autotune, "_time_once", time_once)
+    monkeypatch.setattr(autotune, "_clock", clock)
 
 
 def _layer(n=2, c_in=8, c_out=8, size=8, k=2, s=2, **kw):
@@ -150,20 +151,20 @@ def test_unwritable_cache_dir_keeps_choices_in_memory(monkeypatch, tmp_path):
         assert autotune.choose(plan, x, w).route.name == "gemm"
 
 
-def test_memory_budget_keeps_col2im_off_the_big_kernel(monkeypatch):
+def test_memory_budget_keeps_col2im_off_the_big_kernel(monkeypatch, tmp_path):
     """x (1,1,400,400) with a 64x64 kernel: col2im would need ~2.7 GB where torch needs the 0.9 MB output."""
     x, w = torch.zeros(1, 1, 400, 400), torch.zeros(1, 1, 64, 64)
     plan = tconv.make_plan(x.shape, w.shape)
     calls = []
-    fake_clock(monkeypatch, {"col2im": 1, "torch": 100, "polyphase": 50}, calls)
+    fake_clock(monkeypatch, {"col2im": 1, "torch": 100, "fft": 50}, calls)
     c = autotune.choose(plan, x, w)
     assert "col2im" not in {name for name, _ in calls}
-    assert c.route.name == "polyphase"
+    assert c.route.name == "fft"
     assert autotune.budget_bytes(plan, torch.float32) == 1.5 * (400 * 400 + 2 * 463 * 463 + 64 * 64) * 4
-    with autotune.settings(memory_factor=None):  # the user lifts the limit: col2im may compete
+    with autotune.settings(memory_factor=None, cache_dir=tmp_path / "other"):  # no limit: col2im may compete
         autotune.clear_memory_cache()
         calls.clear()
-        assert autotune.choose(plan, x, w, grad=True).route.name == "col2im"
+        assert autotune.choose(plan, x, w).route.name == "col2im"
 
 
 def test_over_budget_route_runs_on_batch_slices():
@@ -199,14 +200,78 @@ def test_heuristic_when_off_tiny_or_by_environment(monkeypatch):
     assert str(autotune.Settings().cache_dir) == "/some/where"
 
 
-def test_gradients_needed_time_forward_and_backward(monkeypatch):
+def test_gradients_needed_race_the_parts_apart(monkeypatch):
+    """A training key: the forward routes race without gradients (and that winner is stored for the inference key
+    too), then the input- and weight-gradient ways race apart; the assembly wins when its parts beat torch's."""
     plan, x, w = _layer()
     calls = []
-    fake_clock(monkeypatch, {"torch": 10, "gemm": 4}, calls)
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 4, "gx:torch": 10, "gx:conv": 6, "gw:torch": 10, "gw:gemm": 7}, calls)
     c = autotune.choose(plan, x, w.requires_grad_())
-    assert c.route.name == "gemm" and all(grad for _, grad in calls)
+    assert (c.route.name, c.gx, c.gw) == ("gemm", "conv", "gemm")
+    assert c.ms["step:split"] < c.ms["step:torch"]
+    labels = {n for n, _ in calls}
+    assert {"torch", "gemm", "gx:torch", "gx:conv", "gw:torch", "gw:gemm"} <= labels
     k_train, k_infer = autotune.key(plan, x, w, True), autotune.key(plan, x, w, False)
-    assert k_train != k_infer
+    entries = json.loads(autotune.cache_path().read_text())["entries"]
+    assert entries[k_train]["gx"] == "conv" and entries[k_infer]["route"] == "gemm" and "gx" not in entries[k_infer]
+    calls.clear()
+    autotune.clear_memory_cache()
+    again = autotune.choose(plan, x, w)
+    assert (again.route.name, again.gx, again.gw, calls) == ("gemm", "conv", "gemm", [])  # from the file
+
+
+def test_parts_that_do_not_beat_torch_leave_torch(monkeypatch):
+    plan, x, w = _layer()
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 9.9, "gx:torch": 5, "gw:torch": 5})
+    c = autotune.choose(plan, x, w.requires_grad_())
+    assert (c.route.name, c.gx) == ("torch", None)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_assembled_step_gives_torchs_gradients(monkeypatch, layout, tmp_path):
+    """Whatever parts win, the values are torch's: each way of each part, forced to win in turn."""
+    from tconv.ops.training import GRAD_INPUT, GRAD_WEIGHT
+
+    plan, x, w = _layer(n=2, c_in=6, c_out=4, size=5, k=3, s=2, padding=1, output_padding=1)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    b = torch.randn(4)
+    gy = torch.randn(plan.output_shape)
+    ref_in = [t.clone().requires_grad_() for t in (x, w, b)]
+    ref = torch.nn.functional.conv_transpose2d(*ref_in, stride=2, padding=1, output_padding=1)
+    expect = torch.autograd.grad(ref, ref_in, gy)
+    for gx in [n for n, (_, ok) in GRAD_INPUT.items() if ok(plan)]:
+        for gw in [n for n, (_, ok) in GRAD_WEIGHT.items() if ok(plan)]:
+            autotune.configure(cache_dir=tmp_path / f"{gx}-{gw}")
+            autotune.clear_memory_cache()
+            fake_clock(monkeypatch, {"subpixel": 1, f"gx:{gx}": 1, f"gw:{gw}": 1, "gb": 0})
+            ins = [t.clone().requires_grad_() for t in (x, w, b)]
+            y = tconv.conv_transpose(*ins, stride=2, padding=1, output_padding=1, method="auto")
+            c = autotune.choose(plan, *ins)
+            assert (c.route.name, c.gx, c.gw) == ("subpixel", gx, gw)
+            torch.testing.assert_close(y, ref)
+            got = torch.autograd.grad(y, ins, gy)
+            for a, e in zip(got, expect, strict=True):
+                torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-4)
+
+
+def test_assembled_step_has_second_derivatives(monkeypatch):
+    """create_graph=True: the backward differentiates torch's operator, so gradient penalties work."""
+    plan, x, w = _layer(n=1, c_in=3, c_out=2, size=4, k=3, s=2, padding=1)
+    x, w = x.double(), w.double()
+    fake_clock(monkeypatch, {"subpixel": 1, "gx:conv": 1, "gw:torch_cl": 1})
+    xs, ws = x.clone().requires_grad_(), w.clone().requires_grad_()
+    assert torch.autograd.gradgradcheck(lambda a, b: tconv.conv_transpose(a, b, stride=2, padding=1), (xs, ws))
+    assert autotune.choose(plan, xs, ws).gx == "conv"
+
+
+def test_corrupt_part_names_in_the_file_are_ignored(monkeypatch):
+    plan, x, w = _layer()
+    k = autotune.key(plan, x, w, True)
+    _write(autotune.cache_path(), json.dumps({"format": autotune.FORMAT, "machine": autotune._machine(), "entries": {
+        k: {"route": "gemm", "gx": "nonsense", "gw": "torch"}}}))  # fmt: skip
+    fake_clock(monkeypatch, {"torch": 1})
+    assert autotune.choose(plan, x, w.requires_grad_()).route.name == "torch"
 
 
 def test_real_measurement_on_a_small_layer():
@@ -219,16 +284,18 @@ def test_real_measurement_on_a_small_layer():
     torch.testing.assert_close(y, ref)
     gy = torch.randn_like(y)
     torch.testing.assert_close(torch.autograd.grad(y, (xg, wg), gy), torch.autograd.grad(ref, (ref_x, ref_w), gy))
-    assert len(json.loads(autotune.cache_path().read_text())["entries"]) == 1
+    entries = json.loads(autotune.cache_path().read_text())["entries"]
+    assert len(entries) == 2  # the training key and the inference key its forward race filled
 
 
-def test_clear_winner_ends_measuring_after_one_round(monkeypatch):
+def test_clear_winner_ends_measuring_after_warm_up_and_one_run(monkeypatch):
     plan, x, w = _layer()
     calls = []
     fake_clock(monkeypatch, {"torch": 10, "gemm": 2}, calls)  # the rest: 100 ms
     autotune.choose(plan, x, w)
     names = [n for n, _ in calls]
-    assert len(names) == len(set(names))  # each candidate once: its warm-up was its measurement
+    assert names.count("gemm") == 2 and names.count("torch") == 2  # warm-up + run; torch is always run again
+    assert all(names.count(n) == 1 for n in set(names) - {"gemm", "torch"})  # far behind after the warm-up: once
 
 
 def test_close_race_gets_more_rounds_within_the_overhead(monkeypatch):
@@ -236,9 +303,23 @@ def test_close_race_gets_more_rounds_within_the_overhead(monkeypatch):
     calls = []
     fake_clock(monkeypatch, {"torch": 10, "gemm": 9}, calls)
     assert autotune.choose(plan, x, w).route.name == "gemm"
-    extra = sum(n == "torch" for n, _ in calls) - 1
+    extra = sum(n == "torch" for n, _ in calls) - 2
     assert 1 <= extra <= autotune.ROUNDS
     assert extra * (10 + 9) <= autotune.OVERHEAD * 9  # the extra rounds cost at most OVERHEAD calls of the best
+
+
+def test_routes_that_cannot_win_are_not_timed(monkeypatch):
+    """The cost model (Route.worth): no FFT for a small kernel, no polyphase without dilation; both for the big
+    kernel and a dilated layer respectively."""
+    plan, x, w = _layer()
+    calls = []
+    fake_clock(monkeypatch, {}, calls)
+    autotune.choose(plan, x, w)
+    assert not {"fft", "polyphase"} & {n for n, _ in calls}
+    big = tconv.make_plan((1, 1, 400, 400), (1, 1, 64, 64))
+    dil = tconv.make_plan((2, 8, 8, 8), (8, 8, 3, 3), stride=2, dilation=2)
+    assert registry.get_route("fft").worth(big) and registry.get_route("polyphase").worth(dil)
+    assert not registry.get_route("fft").worth(dil)
 
 
 def test_no_route_above_the_available_memory_and_the_error_reports_the_budget(monkeypatch):

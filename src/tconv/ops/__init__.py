@@ -9,7 +9,7 @@ Every formulation is a pure function ``(plan, x, w, b) -> y`` on torch tensors: 
 >>> "polyphase" in tconv.METHODS
 True
 >>> ALL_METHODS[len(METHODS):]                 # the other registered routes, read from the registry
-('torch', 'torch_cl', 'gemm', 'subpixel', 'triton')
+('torch', 'torch_cl', 'gemm', 'subpixel', 'fft', 'triton')
 """
 
 from __future__ import annotations

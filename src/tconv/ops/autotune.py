@@ -46,7 +46,7 @@ import platform
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,7 @@ __all__ = [
 
 #: Version of the cache file's format and of the routes' meaning; bump it when a route changes, so old winners are
 #: measured again.
-FORMAT = 1
+FORMAT = 2
 
 #: A route other than torch must be this much faster than torch (relative) to be chosen.
 MARGIN = 0.03
@@ -86,10 +86,12 @@ MARGIN = 0.03
 #: route can win on such a call (a few microseconds to a millisecond).
 MIN_WORK = 1 << 25
 
-#: After the first round, at most this many more rounds, costing at most ``OVERHEAD`` calls of the best route: the
-#: first call then costs about one call of every applicable route plus ``OVERHEAD`` calls of the winner.
-ROUNDS = 4
-OVERHEAD = 8.0
+#: After the warm-up round, a second (measured) run for the routes whose first run was within this factor of the best.
+CONTEND = 1.5
+
+#: Then at most this many more rounds for a close race, costing at most ``OVERHEAD`` calls of the best route.
+ROUNDS = 2
+OVERHEAD = 3.0
 
 _CHANNELS_LAST = {2: torch.channels_last, 3: torch.channels_last_3d}
 
@@ -217,7 +219,17 @@ def _read_file(path: Path) -> dict[str, dict]:
     entries = data.get("entries")
     if not isinstance(entries, dict):
         return {}
-    return {k: v for k, v in entries.items() if isinstance(v, dict) and v.get("route") in _route_names()}
+    from .training import GRAD_INPUT, GRAD_WEIGHT  # noqa: PLC0415
+
+    def valid(v: Any) -> bool:
+        return (
+            isinstance(v, dict)
+            and v.get("route") in _route_names()
+            and v.get("gx", "torch") in GRAD_INPUT
+            and v.get("gw", "torch") in GRAD_WEIGHT
+        )
+
+    return {k: v for k, v in entries.items() if valid(v)}
 
 
 def _route_names() -> set[str]:
@@ -311,12 +323,17 @@ def _reference_bytes(plan: Plan, dtype: torch.dtype) -> int:
 
 @dataclass(frozen=True)
 class Choice:
-    """A route, the number of batch slices it runs in (1: the whole batch at once), and how it was decided."""
+    """A route, the number of batch slices it runs in (1: the whole batch at once), how it was decided, and, for a
+    training step assembled from parts, how the gradients are computed."""
 
     route: Route
     chunks: int = 1
     measured: bool = False
     ms: dict[str, float] = field(default_factory=dict)
+    #: where gradients are needed: the ways of the input and weight gradients (:mod:`tconv.ops.training`); None: the
+    #: route's own backward
+    gx: str | None = None
+    gw: str | None = None
 
 
 def _fit(route: Route, plan: Plan, dtype: torch.dtype, grad: bool, budget: float) -> int | None:
@@ -335,7 +352,13 @@ def _fit(route: Route, plan: Plan, dtype: torch.dtype, grad: bool, budget: float
 
 
 def run(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """Run a choice: the route on the whole batch, or slice by slice into one preallocated output."""
+    """Run a choice: the route on the whole batch, or slice by slice into one preallocated output; a choice with
+    gradient parts runs them through :func:`tconv.ops.training.split_step` when gradients are recorded."""
+    if choice.gx is not None and torch.is_grad_enabled():
+        from .training import split_step  # noqa: PLC0415
+
+        forward = functools.partial(run, dataclasses.replace(choice, gx=None, gw=None))
+        return split_step(plan, x, w, b, forward, choice.gx, choice.gw or "torch")
     if choice.chunks == 1:
         return choice.route(plan, x, w, b)
     n = x.shape[0]
@@ -348,62 +371,118 @@ def run(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.T
 
 
 # ---- measuring -----------------------------------------------------------------------------------------------------
-def _time_once(
-    choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool
-) -> float:
+def _clock(label: str, fn: Callable[[], Any]) -> float:
+    """Seconds one call of ``fn`` takes (``label`` names what runs: a route, ``"gx:<way>"``, ``"gw:<way>"``; the
+    tests replace this function by a fake clock keyed on it)."""
     t0 = time.perf_counter()
-    if grad:
+    fn()
+    return time.perf_counter() - t0
+
+
+def _race(fns: dict[str, Callable[[], Any]], ref: str | None) -> dict[str, float]:
+    """Time the candidates; returns each one's best time in ms (those that raised are left out).
+
+    Round 0 runs every candidate once: its warm-up (oneDNN builds its kernels for a new shape on the first call,
+    often several calls' worth of time). A second run, the measurement, goes to the candidates within
+    :data:`CONTEND` of the best first run, and always to ``ref`` (torch: its first run may have paid a warm-up the
+    others then shared). Then, only while the race is close (two or more within 1.25x of the best) and the extra
+    rounds cost under :data:`OVERHEAD` calls of the best, up to :data:`ROUNDS` more rounds run the close ones one
+    after another, so that load that comes and goes reaches them alike. A route's time is the best of its runs.
+    """
+    first: dict[str, float] = {}
+    for name, fn in fns.items():
+        try:
+            first[name] = _clock(name, fn)
+        except (RuntimeError, MemoryError):
+            continue
+    if not first:
+        return {}
+    runs: dict[str, list[float]] = {n: [t] for n, t in first.items()}
+    lead = min(first.values())
+    for name in first:
+        if name == ref or first[name] <= CONTEND * lead:
+            runs[name].append(_clock(name, fns[name]))
+    spent = 0.0
+    for _ in range(ROUNDS):
+        best = min(min(r) for r in runs.values())
+        close = [n for n, r in runs.items() if min(r) <= 1.25 * best]
+        if len(close) < 2 or spent + sum(min(runs[n]) for n in close) > OVERHEAD * best:
+            break
+        for n in close:
+            t = _clock(n, fns[n])
+            runs[n].append(t)
+            spent += t
+    return {n: round(1e3 * min(r), 4) for n, r in runs.items()}
+
+
+def _winner(ms: dict[str, float], ref: str) -> str:
+    """The fastest; ``ref`` (torch) unless another is faster by :data:`MARGIN`."""
+    winner = min(ms, key=ms.__getitem__)
+    if ref in ms and ms[ref] <= ms[winner] * (1 + MARGIN):
+        return ref
+    return winner
+
+
+def _forward_thunk(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None):
+    def call() -> None:
+        with torch.no_grad():
+            run(choice, plan, x, w, b)
+
+    return call
+
+
+def _step_thunk(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None):
+    def call() -> None:
         with torch.enable_grad():
             y = run(choice, plan, x, w, b)
             inputs = [t for t in (x, w, b) if t is not None and t.requires_grad]
             torch.autograd.grad(y, inputs, torch.ones_like(y), allow_unused=True)
-    else:
-        with torch.no_grad():
-            run(choice, plan, x, w, b)
-    return time.perf_counter() - t0
+
+    return call
 
 
 def _measure(
     plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool, candidates: list[Choice]
 ) -> Choice:
-    """Time the candidates in interleaved rounds; the fastest (best of its runs) wins, torch on a near-tie.
-
-    Round 0 runs every candidate once (its warm-up; a route that fails is dropped). Then, only while the choice is
-    still open (two or more routes within 1.5x of the best) and these rounds cost under :data:`OVERHEAD` calls of
-    the best route, up to :data:`ROUNDS` more rounds run those contenders one after another, so load that comes and
-    goes reaches them alike. Each route's time is the best of its timed runs (of round 0 where it
-    had no other). A clear winner after round 0 ends the measurement at once.
-    """
-    first: dict[str, float] = {}
-    for c in candidates:
-        try:
-            first[c.route.name] = _time_once(c, plan, x, w, b, grad)
-        except (RuntimeError, MemoryError):
-            continue
-    if not first:
+    """The fastest candidate (:func:`_race`), torch on a near-tie; where gradients are needed, whole training steps
+    (forward + backward), for the plans :func:`_measure_parts` does not cover."""
+    thunk = _step_thunk if grad else _forward_thunk
+    by_name = {c.route.name: c for c in candidates}
+    ms = _race({n: thunk(c, plan, x, w, b) for n, c in by_name.items()}, "torch" if "torch" in by_name else None)
+    if not ms:
         raise RuntimeError(f"every route failed on {plan.describe()}")
-    by_name = {c.route.name: c for c in candidates if c.route.name in first}
-    ref = "torch" if "torch" in first else min(first, key=first.__getitem__)
-    runs: dict[str, list[float]] = {}
+    return dataclasses.replace(by_name[_winner(ms, "torch")], measured=True, ms=ms)
 
-    def best_of(name: str) -> float:
-        return min(runs.get(name) or [first[name]])
 
-    spent = 0.0
-    for _ in range(ROUNDS):
-        best = min(best_of(n) for n in by_name)
-        contenders = [n for n in by_name if best_of(n) <= 1.5 * best]
-        if len(contenders) < 2 or spent + sum(best_of(n) for n in contenders) > OVERHEAD * best:
-            break
-        for n in contenders:
-            t = _time_once(by_name[n], plan, x, w, b, grad)
-            runs.setdefault(n, []).append(t)
-            spent += t
-    ms = {n: round(1e3 * best_of(n), 4) for n in by_name}
-    winner = min(ms, key=ms.__getitem__)
-    if ms[ref] <= ms[winner] * (1 + MARGIN):
-        winner = ref
-    return dataclasses.replace(by_name[winner], measured=True, ms=ms)
+def _measure_parts(
+    plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, forward: Choice
+) -> Choice:
+    """A training step assembled from the fastest part of each (:mod:`tconv.ops.training`): the forward route is
+    ``forward`` (the no-grad winner), the input and weight gradients are raced apart, and the assembly is kept when
+    its parts add up to less than torch's parts by :data:`MARGIN` (torch's whole step costs at least its parts:
+    oneDNN computes the two gradients one after the other)."""
+    from .training import GRAD_INPUT, GRAD_WEIGHT, grad_bias  # noqa: PLC0415
+
+    xd, wd = x.detach(), w.detach()
+    gy = torch.randn(plan.output_shape, dtype=x.dtype, device=x.device, generator=None)
+    gx_ms = _race(
+        {f"gx:{n}": (lambda f=f: f(plan, gy, xd, wd)) for n, (f, ok) in GRAD_INPUT.items() if ok(plan)}, "gx:torch"
+    )
+    gw_ms = _race(
+        {f"gw:{n}": (lambda f=f: f(plan, gy, xd, wd)) for n, (f, ok) in GRAD_WEIGHT.items() if ok(plan)}, "gw:torch"
+    )
+    fwd_ms = forward.ms
+    ms = {**fwd_ms, **gx_ms, **gw_ms}
+    if not gx_ms or not gw_ms or "torch" not in fwd_ms or "gx:torch" not in gx_ms or "gw:torch" not in gw_ms:
+        return dataclasses.replace(Choice(get_route("torch")), measured=True, ms=ms)
+    gx, gw = _winner(gx_ms, "gx:torch"), _winner(gw_ms, "gw:torch")
+    t_bias = 1e3 * _clock("gb", lambda: grad_bias(plan, gy)) if b is not None else 0.0
+    torch_parts = fwd_ms["torch"] + gx_ms["gx:torch"] + gw_ms["gw:torch"]
+    mine = fwd_ms[forward.route.name] + gx_ms[gx] + gw_ms[gw] + t_bias
+    ms["step:torch"], ms["step:split"] = round(torch_parts + t_bias, 4), round(mine, 4)
+    if mine * (1 + MARGIN) >= torch_parts + t_bias:
+        return dataclasses.replace(Choice(get_route("torch")), measured=True, ms=ms)
+    return Choice(forward.route, forward.chunks, measured=True, ms=ms, gx=gx[3:], gw=gw[3:])
 
 
 def _limit(plan: Plan, dtype: torch.dtype, device: torch.device, compiling: bool) -> tuple[float, int | None]:
@@ -498,20 +577,59 @@ def _choose(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
         return _heuristic(plan, x.dtype, grad, budget, avail)
     k = key(plan, x, w, grad)
     with _lock:
-        hit = _lookup(k)
+        hit = _cached(k, plan, x.dtype, grad, budget)
         if hit is not None:
-            route = get_route(hit["route"])
-            chunks = _fit(route, plan, x.dtype, grad, budget)  # the budget may have changed since
+            return hit
+        from .training import split_applies  # noqa: PLC0415
+
+        if grad and split_applies(plan):
+            forward = _forward_choice(plan, x, w, b, budget, avail)
+            choice = _measure_parts(plan, x, w, b, forward)
+        else:
+            candidates = _candidates(plan, x.dtype, grad, budget, avail)
+            choice = _measure(plan, x.detach() if not grad else x, w, b, grad, candidates)
+        entry = {"route": choice.route.name, "chunks": choice.chunks, "ms": choice.ms}
+        if choice.gx is not None:
+            entry.update(gx=choice.gx, gw=choice.gw)
+        _store(k, entry)
+    return choice
+
+
+def _cached(k: str, plan: Plan, dtype: torch.dtype, grad: bool, budget: float) -> Choice | None:
+    hit = _lookup(k)
+    if hit is None:
+        return None
+    route = get_route(hit["route"])
+    parts = hit.get("gx") is not None
+    chunks = _fit(route, plan, dtype, grad and not parts, budget)  # the budget may have changed since
+    if chunks is None:
+        return None
+    return Choice(route, chunks, measured=True, ms=hit.get("ms", {}), gx=hit.get("gx"), gw=hit.get("gw"))
+
+
+def _candidates(plan: Plan, dtype: torch.dtype, grad: bool, budget: float, avail: int | None) -> list[Choice]:
+    """The routes worth timing on ``plan`` that fit the budget (with their batch slices)."""
+    out = []
+    for r in routes(tuned=True):
+        if r.applies(plan) and r.worth(plan):
+            chunks = _fit(r, plan, dtype, grad, budget)
             if chunks is not None:
-                return Choice(route, chunks, measured=True, ms=hit.get("ms", {}))
-        candidates = []
-        for r in routes(tuned=True):
-            if r.applies(plan):
-                chunks = _fit(r, plan, x.dtype, grad, budget)
-                if chunks is not None:
-                    candidates.append(Choice(r, chunks))
-        if not candidates:
-            raise _budget_error(plan, x.dtype, budget, avail)
-        choice = _measure(plan, x.detach() if not grad else x, w, b, grad, candidates)
-        _store(k, {"route": choice.route.name, "chunks": choice.chunks, "ms": choice.ms})
+                out.append(Choice(r, chunks))
+    if not out:
+        raise _budget_error(plan, dtype, budget, avail)
+    return out
+
+
+def _forward_choice(
+    plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, budget: float, avail: int | None
+) -> Choice:
+    """The no-grad winner for this layer (the inference key): from the cache, or measured now and stored, so that
+    a training step's forward and the same layer's evaluation share one measurement."""
+    k = key(plan, x, w, False)
+    hit = _cached(k, plan, x.dtype, False, budget)
+    if hit is not None:
+        return hit
+    xd, wd, bd = x.detach(), w.detach(), None if b is None else b.detach()
+    choice = _measure(plan, xd, wd, bd, False, _candidates(plan, x.dtype, False, budget, avail))
+    _store(k, {"route": choice.route.name, "chunks": choice.chunks, "ms": choice.ms})
     return choice

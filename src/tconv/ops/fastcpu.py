@@ -37,7 +37,7 @@ _CHANNELS_LAST = {2: torch.channels_last, 3: torch.channels_last_3d}
 #: The GEMM route computes ``Z`` for this many slices of the batch in turn (its memory: output + output / chunks).
 GEMM_CHUNKS = 4
 
-__all__ = ["no_overlap_gemm", "gemm_applies", "channels_last_native", "subpixel", "subpixel_weight", "GEMM_CHUNKS"]
+__all__ = ["no_overlap_gemm", "gemm_applies", "gemm_grad_input", "gemm_grad_weight", "channels_last_native", "subpixel", "subpixel_weight", "GEMM_CHUNKS"]
 
 
 def gemm_applies(plan: Plan) -> bool:
@@ -170,33 +170,60 @@ class _NoOverlapGemm(torch.autograd.Function):
     def backward(ctx, gy):  # type: ignore[override]
         plan: Plan = ctx.plan
         x, w = ctx.saved_tensors
-        nd, g, n = plan.nd, plan.groups, x.shape[0]
-        cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
-        k, i = plan.kernel_size, plan.in_size
-        kk, ii = math.prod(k), math.prod(i)
-        order = [1, 2, *[4 + 2 * d for d in range(nd)], 0, *[3 + 2 * d for d in range(nd)]]
-        if _is_block_grid(plan):  # the output is the block grid: a view
-            taps = gy.reshape(n, g, cout_g, *[v for d in range(nd) for v in (i[d], k[d])])
-            gz = taps.permute(order).reshape(g, cout_g * kk, n * ii)  # (g, C/g * prod(k), N * prod(in)): ONE copy
-        else:  # each tap reads back the strided slice of the output it was written to (zero where cropped)
-            gz = gy.new_zeros((g, cout_g, *k, n, *i))
-            gyg = gy.reshape(n, g, cout_g, *plan.out_size).permute(1, 2, 0, *range(3, 3 + nd))
-            for tap in itertools.product(*(range(kd) for kd in k)):
-                where = _tap_slices(plan, tap)
-                if where is not None:
-                    dst, src = where
-                    gz[(slice(None), slice(None), *tap, slice(None), *src)] = gyg[(slice(None),) * 3 + dst]
-            gz = gz.reshape(g, cout_g * kk, n * ii)
+        gz = _gemm_gz(plan, gy, x.shape[0])
         gx = gw = gb = None
-        wg = w.reshape(g, cin_g, cout_g * kk)
         if ctx.needs_input_grad[0]:
-            gx = torch.matmul(wg, gz).reshape(g, cin_g, n, ii).permute(2, 0, 1, 3).reshape(x.shape)
+            gx = _gemm_gx(plan, gz, x, w)
         if ctx.needs_input_grad[1]:
-            xg = x.reshape(n, g, cin_g, ii).permute(1, 2, 0, 3).reshape(g, cin_g, n * ii)
-            gw = torch.matmul(xg, gz.transpose(1, 2)).reshape(w.shape)
+            gw = _gemm_gw(plan, gz, x, w)
         if ctx.has_bias and ctx.needs_input_grad[2]:
-            gb = gy.sum(dim=[0, *range(2, 2 + nd)])
+            gb = gy.sum(dim=[0, *range(2, 2 + plan.nd)])
         return gx, gw, gb, None
+
+
+def _gemm_gz(plan: Plan, gy: torch.Tensor, n: int) -> torch.Tensor:
+    """The output gradient read back through the depth-to-space: ``(g, C_out/g * prod(k), N * prod(in))``."""
+    nd, g = plan.nd, plan.groups
+    cout_g = plan.out_channels // g
+    k, i = plan.kernel_size, plan.in_size
+    kk, ii = math.prod(k), math.prod(i)
+    order = [1, 2, *[4 + 2 * d for d in range(nd)], 0, *[3 + 2 * d for d in range(nd)]]
+    if _is_block_grid(plan):  # the output is the block grid: a view
+        taps = gy.reshape(n, g, cout_g, *[v for d in range(nd) for v in (i[d], k[d])])
+        return taps.permute(order).reshape(g, cout_g * kk, n * ii)  # ONE copy
+    # each tap reads back the strided slice of the output it was written to (zero where cropped)
+    gz = gy.new_zeros((g, cout_g, *k, n, *i))
+    gyg = gy.reshape(n, g, cout_g, *plan.out_size).permute(1, 2, 0, *range(3, 3 + nd))
+    for tap in itertools.product(*(range(kd) for kd in k)):
+        where = _tap_slices(plan, tap)
+        if where is not None:
+            dst, src = where
+            gz[(slice(None), slice(None), *tap, slice(None), *src)] = gyg[(slice(None),) * 3 + dst]
+    return gz.reshape(g, cout_g * kk, n * ii)
+
+
+def _gemm_gx(plan: Plan, gz: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    g, n = plan.groups, x.shape[0]
+    cin_g = plan.in_channels // g
+    wg = w.reshape(g, cin_g, -1)
+    return torch.matmul(wg, gz).reshape(g, cin_g, n, -1).permute(2, 0, 1, 3).reshape(x.shape)
+
+
+def _gemm_gw(plan: Plan, gz: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    g, n = plan.groups, x.shape[0]
+    cin_g = plan.in_channels // g
+    xg = x.reshape(n, g, cin_g, -1).permute(1, 2, 0, 3).reshape(g, cin_g, -1)
+    return torch.matmul(xg, gz.transpose(1, 2)).reshape(w.shape)
+
+
+def gemm_grad_input(plan: Plan, gy: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``∂L/∂x`` of the GEMM route (non-overlapping windows): ``W · gZ`` (:mod:`tconv.ops.training`)."""
+    return _gemm_gx(plan, _gemm_gz(plan, gy.contiguous(), x.shape[0]), x, w)
+
+
+def gemm_grad_weight(plan: Plan, gy: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``∂L/∂w`` of the GEMM route: ``X · gZᵀ`` with the batch folded into the inner dimension."""
+    return _gemm_gw(plan, _gemm_gz(plan, gy.contiguous(), x.shape[0]), x.contiguous(), w)
 
 
 def no_overlap_gemm(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:

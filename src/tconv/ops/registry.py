@@ -16,16 +16,18 @@ knowing any of them by name:
 - ``nonfinite_exact(plan)`` — whether a NaN or inf in the *input* gives exactly the definition's non-finite outputs
   (False for the sub-pixel route where zero-padded sub-kernel taps meet the input: 0·NaN). "auto" checks the input
   (one sum) only when its choice says False, and then runs the heuristic's best exact route instead;
+- ``worth(plan)`` — whether "auto" times it at all on this plan: a cost model that keeps a route that cannot win
+  (the FFT route with a small kernel or many channels) from costing a first call;
 - ``prior(plan)`` — the heuristic's score, used where measuring cannot pay (tiny problems) or is switched off: the
   applicable, in-budget route with the highest score wins. The scores encode the idle measurements of
   ``docs/benchmarks.md``; torch scores 1.
 
 >>> [r.name for r in routes(tuned=True)]
-['torch', 'torch_cl', 'gemm', 'subpixel', 'col2im', 'polyphase']
+['torch', 'torch_cl', 'gemm', 'subpixel', 'fft', 'col2im', 'polyphase']
 >>> from tconv.geometry import make_plan
 >>> p = make_plan((16, 128, 64, 64), (128, 64, 2, 2), stride=2)
 >>> [r.name for r in routes(tuned=True) if r.applies(p)]
-['torch', 'torch_cl', 'gemm', 'subpixel', 'col2im', 'polyphase']
+['torch', 'torch_cl', 'gemm', 'subpixel', 'fft', 'col2im', 'polyphase']
 >>> heuristic(p).name
 'gemm'
 """
@@ -60,6 +62,7 @@ class Route:
     device: str = "cpu"  # where it runs: "cpu" (any torch device its operations support) or "cuda"
     temporary: str = "temporaries"  # its largest temporary besides the output, in words ("": it checks its own)
     nonfinite_exact: Callable[[Plan], bool] = lambda p: True  # see the module docstring
+    worth: Callable[[Plan], bool] = lambda p: True  # whether "auto" spends time measuring it on this plan
 
     @property
     def fn(self) -> Formulation:
@@ -128,6 +131,12 @@ def _mem_subpixel(p: Plan) -> int:
     return max(_inp(p) + z, 2 * z, z + _out(p)) + 3 * _w(p) * math.prod(_taps_per_phase(p)) * math.prod(
         p.stride
     ) // math.prod(p.kernel_size)
+
+
+def _mem_fft(p: Plan) -> int:
+    from .fft import memory_elements  # noqa: PLC0415
+
+    return memory_elements(p)
 
 
 def _mem_col2im(p: Plan) -> int:
@@ -218,6 +227,30 @@ def _prior_col2im(p: Plan) -> float:
     return 1.5 if few and p.nd > 1 else 0.0
 
 
+def _fft_worth(p: Plan) -> bool:
+    from .fft import promising  # noqa: PLC0415
+
+    return promising(p)
+
+
+def _prior_fft(p: Plan) -> float:
+    # the 400² image with a 64x64 kernel: ~45x torch; only where the transforms' work is a small part of the sum's
+    from .fft import _work  # noqa: PLC0415
+
+    fft_work, direct = _work(p)
+    return 4.0 if fft_work * 16 < direct else 0.0
+
+
+def _never_exact(p: Plan) -> bool:
+    return False
+
+
+def _polyphase_worth(p: Plan) -> bool:
+    # prod(s) sub-convolutions, each a new oneDNN kernel to build: it won only with dilation (1.3x torch) and beyond
+    # 3-D (where torch does not apply); elsewhere 1.5-17x slower, and its first call costs most of all
+    return any(d > 1 for d in p.dilation) or p.nd > 3
+
+
 def _prior_polyphase(p: Plan) -> float:
     return 0.5  # only the choice where torch does not apply (4-D and up)
 
@@ -239,10 +272,14 @@ ROUTES: dict[str, Route] = {
         Route("subpixel", "fastcpu:subpixel", "all phases as ONE stride-1 convolution + depth-to-space",
               _subpixel_applies, _mem_subpixel, "autograd", True, _prior_subpixel,
               temporary="stacked convolution's result and its depth-to-space copy", nonfinite_exact=_no_padded_taps),
+        Route("fft", "fft:fft", "the full output as a product of spectra (large kernels, few channels)", _always,
+              _mem_fft, "autograd", True, _prior_fft, temporary="spectra of the input, weight and output",
+              nonfinite_exact=_never_exact, worth=_fft_worth),
         Route("col2im", "col2im:col2im", "one GEMM Wᵀ·X, then fold the columns", _always, _mem_col2im, "autograd",
               True, _prior_col2im, temporary="columns (C_out·prod(k)·prod(in)) and the uncropped output"),
         Route("polyphase", "polyphase:polyphase", "prod(s) stride-1 sub-convolutions", _always, _mem_polyphase,
-              "autograd", True, _prior_polyphase, temporary="input windows and one phase's result"),
+              "autograd", True, _prior_polyphase, temporary="input windows and one phase's result",
+              worth=_polyphase_worth),
         Route("scatter", "scatter:scatter", "the definition: each input adds its scaled kernel", _always,
               _mem_out_times(3), "autograd", False, _never, temporary="second output-sized buffer"),
         Route("zero_insert", "zero_insert:zero_insert", "insert zeros, pad, flip, stride-1 convolution", _always,

@@ -1,0 +1,153 @@
+"""Transposed convolution through the FFT: the full output is a linear convolution, a product of spectra.
+
+Per spatial dimension, the uncropped transposed convolution is the *linear convolution* of the zero-inserted input
+(length ``(n - 1) * s + 1``) with the dilated kernel (length ``d * (k - 1) + 1``): seed 000 §2.3's picture with the
+kernel not flipped, because the transposed operator scatters where the forward one gathers. Its length is the full
+output ``(n - 1) * s + d * (k - 1) + 1``, so with transforms at least that long nothing wraps around, and
+
+    Y[n, co] = sum_ci  X[n, ci] * W[ci, co]        (spectra, elementwise)
+
+followed by the crop (``padding``) and zeros past the full output (``output_padding``). The cost grows with the
+output's area times its logarithm, not with the kernel's area: a 400² image with a 64x64 kernel takes ~10 ms where
+the direct sum (torch's operator) takes ~400 ms. It loses wherever the kernel is small or there are many channels,
+so "auto" only measures it where :func:`promising` says the transform's work is well under the direct sum's.
+
+Rounding: every output carries an error relative to the *largest* output (~1e-7 in float32, ~1e-16 in float64),
+not relative to itself as a direct sum's does. Half-precision inputs are transformed in float32 (CPU FFTs have no
+float16) and the result is cast back. A NaN or inf anywhere spreads over the whole output (``nonfinite_exact`` is
+False: "auto" checks the input and takes an exact route for such inputs).
+
+>>> import torch
+>>> from tconv.geometry import make_plan
+>>> x, w = torch.randn(2, 3, 9, 9, dtype=torch.float64), torch.randn(3, 2, 5, 5, dtype=torch.float64)
+>>> p = make_plan(x.shape, w.shape, stride=2, padding=1, output_padding=1)
+>>> ref = torch.nn.functional.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1)
+>>> float((fft(p, x, w, None) - ref).abs().max()) < 1e-12
+True
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..geometry import Plan
+
+__all__ = ["fft", "promising", "fft_sizes"]
+
+
+def _smooth(n: int) -> int:
+    """The smallest 2-3-5-smooth number >= n (sizes pocketfft transforms fastest)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            v = p35
+            while v < n:
+                v *= 2
+            best = min(best, v)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def _full(plan: Plan) -> tuple[int, ...]:
+    return tuple(
+        (n - 1) * s + d * (k - 1) + 1
+        for n, s, d, k in zip(plan.in_size, plan.stride, plan.dilation, plan.kernel_size, strict=True)
+    )
+
+
+def fft_sizes(plan: Plan) -> tuple[int, ...]:
+    """The transform length per dimension: the full output length rounded up to a 2-3-5-smooth size.
+
+    >>> from tconv.geometry import make_plan
+    >>> fft_sizes(make_plan((1, 1, 400, 400), (1, 1, 64, 64)))
+    (480, 480)
+    """
+    return tuple(_smooth(f) for f in _full(plan))
+
+
+def _work(plan: Plan) -> tuple[float, float]:
+    """(the FFT route's flops, the direct sum's flops), roughly: transforms ~2.5 n log2 n each, products 8 per
+    complex multiply-add over half the spectrum."""
+    n, cin, cout, g = plan.batch or 1, plan.in_channels, plan.out_channels, plan.groups
+    size = math.prod(fft_sizes(plan))
+    transforms = (n * cin + cin * cout // g + n * cout) * 2.5 * size * math.log2(max(size, 2))
+    products = 8 * n * cin * (cout // g) * size / 2
+    return transforms + products, float(plan.flops)
+
+
+def promising(plan: Plan) -> bool:
+    """Whether the FFT route can plausibly win: its work under a quarter of the direct sum's (large kernels, few
+    channels). "auto" does not spend a first call timing it anywhere else.
+
+    >>> from tconv.geometry import make_plan
+    >>> promising(make_plan((1, 1, 400, 400), (1, 1, 64, 64))), promising(make_plan((16, 256, 8, 8), (256, 128, 4, 4), stride=2))
+    (True, False)
+    """
+    fft_work, direct = _work(plan)
+    return fft_work * 4 < direct
+
+
+def memory_elements(plan: Plan) -> int:
+    """Peak elements (real), the output included: the three spectra at once (complex: 2 reals per entry, half the
+    last axis), then the output's spectrum with the inverse transform's full result, then that with the output;
+    plus the zero-inserted input where the stride is above 1.
+
+    >>> from tconv.geometry import make_plan
+    >>> memory_elements(make_plan((1, 1, 400, 400), (1, 1, 64, 64))) * 4 / 2**20 < 3.5   # MiB; torch's budget 3.4
+    True
+    """
+    n, cin, cout, g = plan.batch or 1, plan.in_channels, plan.out_channels, plan.groups
+    size = fft_sizes(plan)
+    half = math.prod(size[:-1]) * (size[-1] // 2 + 1) * 2
+    out = n * cout * math.prod(plan.out_size)
+    full = n * cout * math.prod(size)
+    spectra = (n * cin + cin * cout // g + n * cout) * half
+    upsampled = 0
+    if any(s > 1 for s in plan.stride):
+        upsampled = n * cin * math.prod((i - 1) * s + 1 for i, s in zip(plan.in_size, plan.stride, strict=True))
+    return max(spectra + upsampled, n * cout * half + full, full + out)
+
+
+def fft(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """Transposed convolution as a product of spectra (see the module docstring). Differentiable (torch's FFTs have
+    gradients); N-d."""
+    nd, g, n = plan.nd, plan.groups, x.shape[0]
+    cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
+    dtype = x.dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        x, w = x.float(), w.float()
+    dims = tuple(range(-nd, 0))
+    size = fft_sizes(plan)
+    if any(s > 1 for s in plan.stride):  # zero insertion: the input's samples s apart
+        up = tuple((i - 1) * s + 1 for i, s in zip(plan.in_size, plan.stride, strict=True))
+        xu = x.new_zeros((n, plan.in_channels, *up))
+        xu[(slice(None), slice(None), *(slice(None, None, s) for s in plan.stride))] = x
+        x = xu
+    if any(d > 1 for d in plan.dilation):
+        kd = tuple(d * (k - 1) + 1 for k, d in zip(plan.kernel_size, plan.dilation, strict=True))
+        wd = w.new_zeros((*w.shape[:2], *kd))
+        wd[(slice(None), slice(None), *(slice(None, None, d) for d in plan.dilation))] = w
+        w = wd
+    xf = torch.fft.rfftn(x, s=size, dim=dims)
+    wf = torch.fft.rfftn(w, s=size, dim=dims)
+    spec = xf.shape[2:]
+    yf = torch.einsum(
+        "ngcf,gcof->ngof", xf.reshape(n, g, cin_g, -1), wf.reshape(g, cin_g, cout_g, -1)
+    ).reshape(n, plan.out_channels, *spec)
+    del xf, wf
+    full = torch.fft.irfftn(yf, s=size, dim=dims)
+    del yf
+    # crop [pad_before, pad_before + out) of the full output; past its end (output_padding) the output is zero
+    keep = [max(0, min(o, f - pb)) for (pb, _), o, f in zip(plan.padding, plan.out_size, _full(plan), strict=True)]
+    y = full[(slice(None), slice(None), *(slice(pb, pb + k) for (pb, _), k in zip(plan.padding, keep, strict=True)))]
+    pads = [v for o, k in zip(reversed(plan.out_size), reversed(keep), strict=True) for v in (0, o - k)]
+    y = F.pad(y, pads) if any(pads) else y.contiguous()
+    if b is not None:
+        y = y + b.to(y.dtype).view(1, -1, *([1] * nd))
+    return y.to(dtype)

@@ -1,0 +1,94 @@
+"""The FFT route against torch on random configurations, and where "auto" considers it."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tconv
+from tconv.ops import autotune
+from tconv.ops import fft as fft_mod
+
+_FN = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
+       3: torch.nn.functional.conv_transpose3d}  # fmt: skip
+
+
+@st.composite
+def configs(draw):
+    nd = draw(st.integers(1, 3))
+    g = draw(st.sampled_from([1, 1, 2]))
+    cin, cout = g * draw(st.integers(1, 3)), g * draw(st.integers(1, 3))
+    k = [draw(st.integers(1, 5)) for _ in range(nd)]
+    s = [draw(st.integers(1, 3)) for _ in range(nd)]
+    d = [draw(st.integers(1, 3)) for _ in range(nd)]
+    n = [draw(st.integers(1, 6)) for _ in range(nd)]
+    p = [draw(st.integers(0, d[i] * (k[i] - 1) // 2)) for i in range(nd)]
+    op = [draw(st.integers(0, max(s[i], d[i]) - 1)) for i in range(nd)]
+    return nd, g, cin, cout, k, s, d, n, p, op
+
+
+@settings(max_examples=60, deadline=None)
+@given(configs())
+def test_fft_equals_torch_in_float64(cfg):
+    nd, g, cin, cout, k, s, d, n, p, op = cfg
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, cin, *n, generator=gen, dtype=torch.float64)
+    w = torch.randn(cin, cout // g, *k, generator=gen, dtype=torch.float64)
+    b = torch.randn(cout, generator=gen, dtype=torch.float64)
+    try:
+        ref = _FN[nd](x, w, b, s, p, op, g, d)
+    except RuntimeError:  # torch refuses some output_padding/dilation pairs
+        return
+    y = tconv.conv_transpose(x, w, b, s, p, op, g, d, method="fft")
+    torch.testing.assert_close(y, ref, rtol=0, atol=1e-10)
+
+
+def test_fft_big_kernel_is_accurate_in_float32():
+    """Rounding relative to the largest output, as good as torch's own float32 sum (both against float64)."""
+    gen = torch.Generator().manual_seed(1)
+    x, w = torch.randn(1, 1, 120, 120, generator=gen), torch.randn(1, 1, 33, 33, generator=gen)
+    exact = torch.nn.functional.conv_transpose2d(x.double(), w.double())
+    err = (tconv.conv_transpose(x, w, method="fft").double() - exact).abs().max() / exact.abs().max()
+    err_torch = (torch.nn.functional.conv_transpose2d(x, w).double() - exact).abs().max() / exact.abs().max()
+    assert err < 1e-6 and err < 4 * err_torch + 1e-7
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_fft_half_precision_keeps_the_dtype(dtype):
+    x, w = torch.randn(1, 2, 8, 8), torch.randn(2, 3, 5, 5)
+    y = tconv.conv_transpose(x.to(dtype), w.to(dtype), stride=2, method="fft")
+    assert y.dtype == dtype
+    ref = torch.nn.functional.conv_transpose2d(x, w, stride=2)
+    assert float((y.float() - ref).abs().max() / ref.abs().max()) < 3e-2
+
+
+def test_smooth_sizes_and_cost_model():
+    assert [fft_mod._smooth(v) for v in (1, 7, 97, 463, 1025)] == [1, 8, 100, 480, 1080]
+    for v in range(1, 300):
+        m = fft_mod._smooth(v)
+        assert m >= v and all(f in (2, 3, 5) for f in _factors(m))
+    big = tconv.make_plan((1, 1, 400, 400), (1, 1, 64, 64))
+    small = tconv.make_plan((16, 64, 32, 32), (64, 64, 4, 4), stride=2, padding=1)
+    assert fft_mod.promising(big) and not fft_mod.promising(small)
+    assert fft_mod.memory_elements(big) < 1.5 * (400 * 400 + 2 * 463 * 463 + 64 * 64)  # within torch's budget
+
+
+def _factors(m):
+    out = []
+    for f in (2, 3, 5, 7, 11, 13):
+        while m % f == 0:
+            out.append(f)
+            m //= f
+    return out + ([m] if m > 1 else [])
+
+
+def test_fft_nonfinite_input_goes_to_an_exact_route():
+    """A NaN spreads over the whole FFT result; "auto" checks the input when it chose the FFT route."""
+    x, w = torch.randn(1, 1, 400, 400), torch.randn(1, 1, 64, 64)
+    x[0, 0, 0, 0] = math.nan
+    with autotune.settings(enabled=False):  # the heuristic picks the FFT route here
+        assert autotune.choose(tconv.make_plan(x.shape, w.shape), x.nan_to_num(), w).route.name == "fft"
+        y = tconv.conv_transpose(x, w)
+    assert torch.isnan(y).sum() == 64 * 64  # exactly the outputs the NaN reaches, as in the definition
