@@ -69,7 +69,9 @@ def test_second_derivatives_exist():
     x = torch.randn(1, 2, 4, 4, dtype=torch.float64, requires_grad=True)
     w = torch.randn(2, 2, 3, 3, dtype=torch.float64, requires_grad=True)
     b = torch.randn(2, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradgradcheck(lambda *t: training.split_step(plan, *t, "col2im", "conv", "torch_cl"), (x, w, b))
+    assert torch.autograd.gradgradcheck(
+        lambda *t: training.split_step(plan, *t, "col2im", "conv", "torch_cl"), (x, w, b)
+    )
 
 
 @pytest.mark.parametrize("nd", [2, 3])

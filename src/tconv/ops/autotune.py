@@ -454,9 +454,7 @@ def _measure(
     return dataclasses.replace(by_name[_winner(ms, "torch")], measured=True, ms=ms)
 
 
-def _measure_parts(
-    plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, forward: Choice
-) -> Choice:
+def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, forward: Choice) -> Choice:
     """A training step assembled from the fastest part of each (:mod:`tconv.ops.training`): the forward route is
     ``forward`` (the no-grad winner), the input and weight gradients are raced apart, and the assembly is kept when
     its parts add up to less than torch's parts by :data:`MARGIN` (torch's whole step costs at least its parts:

@@ -37,7 +37,16 @@ _CHANNELS_LAST = {2: torch.channels_last, 3: torch.channels_last_3d}
 #: The GEMM route computes ``Z`` for this many slices of the batch in turn (its memory: output + output / chunks).
 GEMM_CHUNKS = 4
 
-__all__ = ["no_overlap_gemm", "gemm_applies", "gemm_grad_input", "gemm_grad_weight", "channels_last_native", "subpixel", "subpixel_weight", "GEMM_CHUNKS"]
+__all__ = [
+    "no_overlap_gemm",
+    "gemm_applies",
+    "gemm_grad_input",
+    "gemm_grad_weight",
+    "channels_last_native",
+    "subpixel",
+    "subpixel_weight",
+    "GEMM_CHUNKS",
+]
 
 
 def gemm_applies(plan: Plan) -> bool:

@@ -137,9 +137,9 @@ def fft(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) ->
     xf = torch.fft.rfftn(x, s=size, dim=dims)
     wf = torch.fft.rfftn(w, s=size, dim=dims)
     spec = xf.shape[2:]
-    yf = torch.einsum(
-        "ngcf,gcof->ngof", xf.reshape(n, g, cin_g, -1), wf.reshape(g, cin_g, cout_g, -1)
-    ).reshape(n, plan.out_channels, *spec)
+    yf = torch.einsum("ngcf,gcof->ngof", xf.reshape(n, g, cin_g, -1), wf.reshape(g, cin_g, cout_g, -1)).reshape(
+        n, plan.out_channels, *spec
+    )
     del xf, wf
     full = torch.fft.irfftn(yf, s=size, dim=dims)
     del yf

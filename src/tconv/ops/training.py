@@ -183,7 +183,9 @@ class _Split(torch.autograd.Function):
         plan: Plan = ctx.plan
         x, w, b = ctx.saved_tensors
         need = ctx.needs_input_grad
-        if torch.is_grad_enabled():  # create_graph=True: differentiate torch's operator, so that higher derivatives exist
+        if (
+            torch.is_grad_enabled()
+        ):  # create_graph=True: differentiate torch's operator, so that higher derivatives exist
             from .native import native  # noqa: PLC0415
 
             with torch.enable_grad():  # the saved inputs keep their own graph: second derivatives reach them
