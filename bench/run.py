@@ -22,6 +22,7 @@ Per row (a layer at a batch size, inference or a training step = forward + backw
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -169,6 +170,30 @@ def peak_bytes(fn) -> int:
     return peak
 
 
+def busy_cpu_seconds() -> tuple[float, float]:
+    """(CPU seconds all processes spent busy since boot, per /proc/stat; this process's own, children included)."""
+    import resource  # noqa: PLC0415
+
+    own = sum(
+        getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for f in ("ru_utime", "ru_stime")
+    )  # fmt: skip
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK"), own
+    except (OSError, ValueError):
+        return float("nan"), own
+
+
+def others_cores(start: tuple[float, float], t_start: float) -> float:
+    """How many cores other processes kept busy on average since ``start``: all busy CPU time less this process's
+    own (and its children's), over the wall time. 0 on an idle machine; the load average cannot tell, because it
+    counts this benchmark's own threads."""
+    end = busy_cpu_seconds()
+    return max(0.0, (end[0] - start[0]) - (end[1] - start[1])) / max(time.time() - t_start, 1e-9)
+
+
 def time_call(fn, seconds: float) -> tuple[float, int]:
     """Median wall time (s) of ``fn()`` after one warm-up call, and the number of timed runs (bench/zfnet.py)."""
     t0 = time.perf_counter()
@@ -187,11 +212,15 @@ def time_call(fn, seconds: float) -> tuple[float, int]:
 
 
 def time_pair(f_torch, f_auto, seconds: float, min_runs: int) -> dict:
-    """torch and auto alternately, call by call: medians, and the quartiles of the per-pair ratio torch ÷ auto."""
+    """torch and auto alternately, call by call (torch first in even pairs, auto first in odd ones): medians, and the
+    quartiles of the per-pair ratio torch ÷ auto."""
     t_torch, t_auto = [], []
     deadline = time.perf_counter() + seconds
+    pairs = ((f_torch, t_torch), (f_auto, t_auto))
     while len(t_torch) < min_runs or (time.perf_counter() < deadline and len(t_torch) < 200):
-        for fn, out in ((f_torch, t_torch), (f_auto, t_auto)):
+        # which one goes first alternates pair by pair: whatever the first call of a pair pays (caches the other
+        # just filled, a frequency step) is paid by both alike
+        for fn, out in pairs if len(t_torch) % 2 == 0 else pairs[::-1]:
             t0 = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t0)
@@ -221,42 +250,57 @@ def _tensors(layer: Layer, n: int, seed: int = 0):
     return x, w, b
 
 
-def measure_row(layer: Layer, n: int, seconds: float, min_runs: int) -> dict:
-    x, w, b = _tensors(layer, n)
+def _calls(layer: Layer, x, w, b, gy):
     kw = layer.kwargs()
     nd = len(layer.size)
-    plan = tconv.make_plan(x.shape, w.shape, **kw)
-    gy = torch.randn(plan.output_shape, generator=torch.Generator().manual_seed(1))
 
     def torch_call():
         y = TORCH_FN[nd](x, w, b, **kw)
-        if layer.train:
-            torch.autograd.grad(y, (x, w, b), gy)
+        return torch.autograd.grad(y, (x, w, b), gy) if layer.train else y
 
     def auto_call():
         y = tconv.conv_transpose(x, w, b, **kw)
-        if layer.train:
-            torch.autograd.grad(y, (x, w, b), gy)
+        return torch.autograd.grad(y, (x, w, b), gy) if layer.train else y
 
+    return torch_call, auto_call
+
+
+def _rel_err(got, ref) -> float:
+    got, ref = (got,) if isinstance(got, torch.Tensor) else got, (ref,) if isinstance(ref, torch.Tensor) else ref
+    return max(
+        float((a.detach() - r.detach()).abs().max() / r.detach().abs().max()) for a, r in zip(got, ref, strict=True)
+    )
+
+
+def measure_row(layer: Layer, n: int, seconds: float, min_runs: int) -> dict:
+    """One row's times (no peaks: :func:`measure_peaks` runs in a child process, see :func:`run`)."""
+    x, w, b = _tensors(layer, n)
+    plan = tconv.make_plan(x.shape, w.shape, **layer.kwargs())
+    gy = torch.randn(plan.output_shape, generator=torch.Generator().manual_seed(1))
+    torch_call, auto_call = _calls(layer, x, w, b, gy)
     with torch.set_grad_enabled(layer.train):
-        ref = TORCH_FN[nd](x, w, b, **kw).detach()
+        # torch's own first call on this shape (its one-time setup, which every torch user pays) comes first; then
+        # auto's first call: empty cache, so it measures the routes, then runs the winner
         t0 = time.perf_counter()
-        y = tconv.conv_transpose(x, w, b, **kw)  # the first call: measures the routes (empty cache), then runs
-        if layer.train:
-            torch.autograd.grad(y, (x, w, b), gy)
+        ref = torch_call()
+        torch_first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        got = auto_call()
         first = time.perf_counter() - t0
-        err = float((y.detach() - ref).abs().max() / ref.abs().max())
-        del y
+        err = _rel_err(got, ref)  # output, or the input, weight and bias gradients of a training step
+        del got, ref
         choice = autotune.choose(plan, x, w, b)
         pair = time_pair(torch_call, auto_call, seconds, min_runs)
-        peak_torch, peak_auto = peak_bytes(torch_call), peak_bytes(auto_call)
+    route = choice.route.name
+    if choice.gx is not None:
+        route += f" + ∂x {choice.gx} + ∂w {choice.gw}"
     return {
         "layer": layer.name,
         "family": layer.family,
         "batch": n,
         "mode": "training" if layer.train else "inference",
         "gflop": plan.flops / 1e9,
-        "route": choice.route.name,
+        "route": route,
         "chunks": choice.chunks,
         "measured": choice.measured,
         "route_ms": choice.ms,
@@ -264,10 +308,32 @@ def measure_row(layer: Layer, n: int, seconds: float, min_runs: int) -> dict:
         "first_call_ms": 1e3 * first,
         "first_call_x": 1e3 * first / pair["auto_ms"],
         "first_call_x_torch": 1e3 * first / pair["torch_ms"],
-        "peak_torch": peak_torch,
-        "peak_auto": peak_auto,
+        "torch_first_ms": 1e3 * torch_first,
+        "torch_first_x": 1e3 * torch_first / pair["torch_ms"],
         **pair,
     }
+
+
+def measure_peaks(rows: list[tuple[str, int]], cache: str) -> list[tuple[int, int]]:
+    """Peak memory (torch, auto) of one warm call per row, in THIS process with :func:`resident_peaks` on: glibc then
+    maps every large block separately, which makes calls slower (page faults on every call), so :func:`run` times
+    rows in a process with the default allocator and asks a child process for the peaks. ``cache`` is the parent's
+    autotune cache: auto runs the routes the parent measured."""
+    global RESIDENT
+    RESIDENT = resident_peaks()
+    layers = {la.name: la for la in (*SUITE, *WIDER)}
+    out = []
+    with autotune.settings(enabled=True, cache_dir=cache):
+        for name, n in rows:
+            layer = layers[name]
+            x, w, b = _tensors(layer, n)
+            plan = tconv.make_plan(x.shape, w.shape, **layer.kwargs())
+            gy = torch.randn(plan.output_shape, generator=torch.Generator().manual_seed(1))
+            torch_call, auto_call = _calls(layer, x, w, b, gy)
+            with torch.set_grad_enabled(layer.train):
+                torch_call(), auto_call()  # warm: one-time setup is not a call's peak
+                out.append((peak_bytes(torch_call), peak_bytes(auto_call)))
+    return out
 
 
 def measure_teaching(layer: Layer, n: int, seconds: float) -> dict:
@@ -286,8 +352,6 @@ def measure_teaching(layer: Layer, n: int, seconds: float) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    global RESIDENT
-    RESIDENT = resident_peaks()
     torch.manual_seed(0)
     layers = [(layer, n) for n in args.batches for layer in SUITE]
     layers += [(layer, layer.batch or args.wider_batch) for layer in WIDER]
@@ -307,6 +371,7 @@ def run(args: argparse.Namespace) -> dict:
     rows, teaching = [], []
     load_before = os.getloadavg()[0]
     t_start = time.time()
+    cpu_start = busy_cpu_seconds()
     teach = args.teaching_batch and not args.quick
     total = len(layers) + (len(SUITE) if teach else 0)
     # a rich bar on a terminal, one plain line per row in a log (tconv.progress)
@@ -320,15 +385,29 @@ def run(args: argparse.Namespace) -> dict:
                 for layer in SUITE:
                     step(f"teaching: {layer.name}")
                     teaching.append(measure_teaching(layer, args.teaching_batch, args.seconds))
+        # peak memory in a child process (see measure_peaks), with the routes measured above
+        spec = Path(cache) / "peaks.json"
+        spec.write_text(json.dumps([[r["layer"], r["batch"]] for r in rows]))
+        done = subprocess.run(
+            [sys.executable, __file__, "--peaks", str(spec), "--cache", cache],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peaks = json.loads(done.stdout.strip().splitlines()[-1])
+        method = peaks["method"]
+        for r, (p_torch, p_auto) in zip(rows, peaks["peaks"], strict=True):
+            r["peak_torch"], r["peak_auto"] = p_torch, p_auto
     return {
         "machine": f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
         "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime(t_start)) + " UTC",
         "minutes": (time.time() - t_start) / 60,
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
+        "others_cores": others_cores(cpu_start, t_start),
         "cores": os.cpu_count(),
         "quick": bool(args.quick),
-        "peak_method": "resident" if RESIDENT else "allocator",
+        "peak_method": method,
         "seconds": args.seconds,
         "command": " ".join(["python", "bench/run.py", *sys.argv[1:]]),
         "rows": rows,
@@ -369,7 +448,10 @@ def summary(result: dict) -> dict:
 def render(result: dict) -> str:
     load, cores = result["load_before"], result["cores"] or 1
     s = summary(result)
-    busy = max(load, result["load_after"]) > 0.25 * cores
+    others = result.get("others_cores")
+    # idle: other processes kept less than a tenth of a core busy on average (the load average after the run counts
+    # the benchmark's own threads, so it cannot judge); older results without the figure: the load before
+    busy = others > 0.1 if others is not None else load > 0.25 * cores
     lines = [
         "# Benchmarks",
         "",
@@ -377,34 +459,46 @@ def render(result: dict) -> str:
         "",
         '`method="auto"` against torch\'s `F.conv_transpose*d` on the CPU. Regenerate on an idle machine with '
         "`make bench` (`bench/run.py`; the command used for these numbers is below). float32, torch's default thread "
-        "count. Per row: auto's cache starts empty, so the **first call** measures the candidate routes "
-        "(`tconv.ops.autotune`) and runs the winner; its time is given as a multiple of one warm call. Then torch and "
-        "auto **alternate call by call** and the medians are compared (spread: the interquartile range of the "
-        "per-pair ratios). **Peak memory** is the most held at once during one warm call, beyond the inputs ("
+        "count, glibc's default allocator. Per row: torch's own first call on the shape comes first (its one-time setup, "
+        "which every torch user pays: *torch 1st*, as a multiple of a warm torch call); then auto's first call, with "
+        "an empty cache, measures the candidate routes (`tconv.ops.autotune`) and runs the winner (*auto 1st*, as a "
+        "multiple of one warm auto call). Then torch and auto **alternate call by call** (which goes first alternates "
+        "too) and the medians are compared (spread: the interquartile range of the per-pair ratios). **Peak memory** "
+        "is the most held at once during one warm call, beyond the inputs, measured in a child process that runs the "
+        "same routes ("
         + (
             "resident memory: the process's high-water mark, reset before the call, so oneDNN's own buffers count"
             if result.get("peak_method") == "resident"
             else "as torch's allocator sees it, which misses oneDNN's own buffers"
         )
-        + "). A training row times forward + backward (input, weight and bias gradients).",
+        + "; that process maps every large block separately, which slows calls, so no time is taken there). A "
+        "training row times forward + backward (input, weight and bias gradients); its route may be assembled from "
+        "parts: the forward route, then the way of the input gradient (∂x) and of the weight gradient (∂w).",
         "",
         "## CPU",
         "",
         f"Machine: {result['machine']}. Measured {result['date']} in {result['minutes']:.0f} min with "
-        f"`{result['command']}`; 1-minute load average {load:.2f} before and {result['load_after']:.2f} after.",
+        f"`{result['command']}` (commit {result.get('commit', '?')}); 1-minute load average {load:.2f} before"
+        + (
+            f"; other processes kept **{others:.2f} cores** busy on average during the run (busy CPU time in "
+            "/proc/stat less the benchmark's own)."
+            if others is not None
+            else f" and {result['load_after']:.2f} after."
+        ),
         "",
     ]
     if busy or result["quick"]:
+        what = f"other processes kept {others:.2f} cores busy" if others is not None else f"the load average {load:.1f}"
         lines += [
-            f"> **Not an idle measurement**: {'a quick check run; ' if result['quick'] else ''}the load average "
-            f"({max(load, result['load_after']):.1f} on {cores} cores) means other processes competed for the cores. "
-            "Ratios from such a run are not claims; rerun `make bench` on an idle machine.",
+            f"> **Not an idle measurement**: {'a quick check run; ' if result['quick'] else ''}{what} "
+            f"(of {cores}): they competed for the cores. Ratios from such a run are not claims; rerun `make bench` "
+            "on an idle machine.",
             "",
         ]
     lines += [
         "| layer | family | N | mode | torch ms | auto ms | auto's route | torch ÷ auto (IQR) | peak MB torch / auto "
-        "| first call |",
-        "|---|---|---:|---|---:|---:|---|---:|---:|---:|",
+        "| auto 1st | torch 1st |",
+        "|---|---|---:|---|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
         route = r["route"] + (f" ×{r['chunks']} slices" if r["chunks"] > 1 else "")
@@ -412,15 +506,19 @@ def render(result: dict) -> str:
         lines.append(
             f"| {r['layer']} | {r['family']} | {r['batch']} | {r['mode']} | {r['torch_ms']:.1f} | {r['auto_ms']:.1f} "
             f"| {route} | {r['ratio']:.2f}× ({r['ratio_q1']:.2f}–{r['ratio_q3']:.2f}) "
-            f"| {_mb(r['peak_torch'])} / {_mb(r['peak_auto'])} | {r['first_call_x']:.1f}× |"
+            f"| {_mb(r['peak_torch'])} / {_mb(r['peak_auto'])} | {r['first_call_x']:.1f}× "
+            f"| {r.get('torch_first_x', float('nan')):.1f}× |"
         )
     w, p, f = s["worst"], s["peak"], s["first"]
     lines += [
         "",
         "*auto's route*: `torch` = torch itself; `torch_cl` = torch on channels-last data; `gemm` = non-overlapping "
         "windows as one GEMM + depth-to-space (backward as GEMMs too); `subpixel` = every output phase as one "
-        "stride-1 convolution with C_out·prod(s) channels + depth-to-space; `col2im`, `polyphase` = the "
-        "formulations of the same names. *×k slices*: the route ran on k slices of the batch to stay within the "
+        "stride-1 convolution with C_out·prod(s) channels + depth-to-space; `fft` = the full output as a product of "
+        "spectra; `col2im`, `polyphase` = the formulations of the same names. Gradient parts (`tconv.ops.training`): "
+        "`torch` = torch's own kernel for that gradient, `torch_cl` the same on channels-last copies, `conv` = the "
+        "gradient written as a forward convolution (∂x: of the output gradient with the weight; ∂w: the weight "
+        "gradient of that convolution), `conv_cl` on channels-last data, `gemm` = the GEMM route's own. *×k slices*: the route ran on k slices of the batch to stay within the "
         "memory budget (1.5× torch's estimated peak, or torch's + 1 MiB).",
         "",
         "### Against the targets (issue 15)",
@@ -435,8 +533,9 @@ def render(result: dict) -> str:
         f"- Largest first-call overhead: **{f['first_call_x']:.1f}×** one warm call on {f['layer']} N={f['batch']} "
         f"({f['first_call_ms']:.0f} ms; target ≤ {TARGETS['first_call']:.0f}×: "
         f"{_check(f['first_call_x'] <= TARGETS['first_call'])}; {f['first_call_x_torch']:.1f}× one torch call "
-        "there). It is paid once per machine: the winner is cached on disk. Where auto's winner is many times "
-        "faster than torch, the first call's one torch run alone is many of auto's calls.",
+        f"there, whose own first call was {f.get('torch_first_x', float('nan')):.1f}× a warm one). It is paid once per "
+        "machine: the winner is cached on disk. Where auto's winner is many times faster than torch, the first "
+        "call's torch runs alone are many of auto's calls.",
         "",
     ]
     if result.get("teaching"):
@@ -481,7 +580,13 @@ def main() -> None:
     ap.add_argument("--render", action="store_true", help="only rewrite the document from the JSON")
     ap.add_argument("--out", type=Path, help="results JSON (default bench/results/cpu.json)")
     ap.add_argument("--doc", type=Path, help="document (default docs/benchmarks.md)")
+    ap.add_argument("--peaks", type=Path, help=argparse.SUPPRESS)  # the child process of run()
+    ap.add_argument("--cache", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.peaks:
+        peaks = measure_peaks([tuple(r) for r in json.loads(args.peaks.read_text())], args.cache)
+        print(json.dumps({"method": "resident" if RESIDENT else "allocator", "peaks": peaks}))
+        return
     if args.quick:
         args.seconds, args.min_runs = min(args.seconds, 0.3), 3
     quick_out = ROOT / "bench" / "results" / "cpu-quick.json"
@@ -490,8 +595,6 @@ def main() -> None:
         ROOT / "bench" / "results" / "benchmarks-quick.md" if args.quick else ROOT / "docs" / "benchmarks.md"
     )
     if args.render:
-        import json  # noqa: PLC0415
-
         result = json.loads(out.read_text())
     else:
         result = run(args)

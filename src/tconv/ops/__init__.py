@@ -36,6 +36,9 @@ from .registry import ROUTES as _ROUTES  # noqa: E402  (the registry reads CONV_
 ALL_METHODS: tuple[str, ...] = (*METHODS, *(name for name in _ROUTES if name not in METHODS))
 
 
+_auto: Formulation | None = None
+
+
 def get_method(name: str) -> Formulation:
     """The formulation function registered under ``name`` (one of :data:`ALL_METHODS`).
 
@@ -43,9 +46,12 @@ def get_method(name: str) -> Formulation:
     'subpixel'
     """
     if name == "auto":
-        from .dispatch import auto  # noqa: PLC0415
+        global _auto
+        if _auto is None:
+            from .dispatch import auto  # noqa: PLC0415
 
-        return auto
+            _auto = auto
+        return _auto
     if name not in _ROUTES:
         from ..errors import ConfigError  # noqa: PLC0415
 

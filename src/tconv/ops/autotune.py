@@ -16,9 +16,10 @@ and in a per-machine JSON file, so later calls, and later processes on the same 
   for a budget that nothing fits.
   ``memory_factor=None`` lifts the limit. See :func:`budget_bytes`.
 - **Ties go to torch.** Another route must be at least :data:`MARGIN` faster to be chosen.
-- **The heuristic** (:func:`tconv.ops.registry.heuristic`, from the idle measurements) decides instead where
-  measuring cannot pay for itself (problems under :data:`MIN_WORK`), under ``torch.compile``, and when measuring is
-  off: ``TCONV_AUTOTUNE=0`` or ``configure(enabled=False)``.
+- **Tiny problems** (under :data:`MIN_WORK`) run torch itself: measuring cannot pay for itself there, and any other
+  route's Python overhead outweighs what it could win.
+- **The heuristic** (:func:`tconv.ops.registry.heuristic`, from the idle measurements) decides instead under
+  ``torch.compile``, off the CPU, and when measuring is off: ``TCONV_AUTOTUNE=0`` or ``configure(enabled=False)``.
 - **The cache file** lives in ``TCONV_CACHE_DIR`` (default ``$XDG_CACHE_HOME/tconv``, else ``~/.cache/tconv``), one
   file per machine (CPU model, core count, torch version) and :data:`FORMAT`. It is safe to delete. A corrupt file,
   or one from another format or machine, is ignored and rewritten. Writes are atomic (temp file + rename) under a
@@ -571,6 +572,11 @@ def _choose(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
     work = plan.flops + 16 * (math.prod(plan.input_shape) + math.prod(plan.output_shape))
     compiling = torch.compiler.is_compiling()
     budget, avail = _limit(plan, x.dtype, x.device, compiling)
+    if work < s.min_work and get_route("torch").applies(plan):
+        # a tiny call: any other route's Python overhead (tens of microseconds) outweighs what it could win
+        torch_route = get_route("torch")
+        if _fit(torch_route, plan, x.dtype, grad, budget) is not None:
+            return Choice(torch_route)
     if not s.enabled or work < s.min_work or compiling or x.device.type != "cpu":
         return _heuristic(plan, x.dtype, grad, budget, avail)
     k = key(plan, x, w, grad)

@@ -28,6 +28,7 @@ outside the full output.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -81,15 +82,21 @@ def _temporary(name: str, plan: Plan, itemsize: int) -> tuple[int, str]:
     return max(0, route.memory(plan) * itemsize - out), route.temporary
 
 
-def _check_memory(name: str, plan: Plan, x: torch.Tensor) -> None:
-    if torch.compiler.is_compiling():  # dynamo traces with fake tensors: nothing is allocated, /proc is not read
-        return
-    itemsize = x.element_size()
+@functools.lru_cache(maxsize=1024)
+def _needs(name: str, plan: Plan, itemsize: int) -> tuple[int, int, str]:
+    """(output bytes, the method's largest temporary in bytes, what that temporary is): a function of the plan."""
     out = (plan.batch or 1) * plan.out_channels * math.prod(plan.out_size) * itemsize
     if plan.padding_mode != "zeros":
         out += (plan.batch or 1) * plan.out_channels * math.prod(plan.full_size) * itemsize
-    check_fits("input", plan.input_shape, out, f"output {plan.output_shape}", x.device)
     extra, what = _temporary(name, plan if plan.padding_mode == "zeros" else plan.full_plan, itemsize)
+    return out, extra, what
+
+
+def _check_memory(name: str, plan: Plan, x: torch.Tensor) -> None:
+    if torch.compiler.is_compiling():  # dynamo traces with fake tensors: nothing is allocated, /proc is not read
+        return
+    out, extra, what = _needs(name, plan, x.element_size())
+    check_fits("input", plan.input_shape, out, f"output {plan.output_shape}", x.device)
     if extra:
         check_fits("method", name, out + extra, f"output and its {what}; method='auto' needs less", x.device)
 

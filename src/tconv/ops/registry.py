@@ -46,6 +46,8 @@ from . import CONV_BY_NDIM, Formulation
 
 __all__ = ["Route", "ROUTES", "routes", "get_route", "heuristic", "memory_bytes"]
 
+_FUNCTIONS: dict[str, Formulation] = {}  # target -> function, filled on first use
+
 
 @dataclass(frozen=True)
 class Route:
@@ -66,9 +68,13 @@ class Route:
 
     @property
     def fn(self) -> Formulation:
-        """The formulation function (imported lazily, so that importing tconv stays cheap)."""
-        mod, fn = self.target.split(":")
-        return getattr(importlib.import_module(mod if "." in mod else f"{__package__}.{mod}"), fn)
+        """The formulation function (imported lazily, so that importing tconv stays cheap; then remembered)."""
+        found = _FUNCTIONS.get(self.target)
+        if found is None:
+            mod, name = self.target.split(":")
+            found = getattr(importlib.import_module(mod if "." in mod else f"{__package__}.{mod}"), name)
+            _FUNCTIONS[self.target] = found
+        return found
 
     def __call__(self, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
         return self.fn(plan, x, w, b)
