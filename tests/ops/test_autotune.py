@@ -205,12 +205,13 @@ def test_gradients_needed_race_the_parts_apart(monkeypatch):
     too), then the input- and weight-gradient ways race apart; the assembly wins when its parts beat torch's."""
     plan, x, w = _layer()
     calls = []
-    fake_clock(monkeypatch, {"torch": 10, "gemm": 4, "gx:torch": 10, "gx:conv": 6, "gw:torch": 10, "gw:gemm": 7}, calls)
+    ms = {"torch": 10, "gemm": 4, "gx:torch": 10, "gx:conv": 6, "gw:torch": 10, "gw:gemm": 7, "step:split": 20}
+    fake_clock(monkeypatch, ms, calls)
     c = autotune.choose(plan, x, w.requires_grad_())
     assert (c.route.name, c.gx, c.gw) == ("gemm", "conv", "gemm")
     assert c.ms["step:split"] < c.ms["step:torch"]
     labels = {n for n, _ in calls}
-    assert {"torch", "gemm", "gx:torch", "gx:conv", "gw:torch", "gw:gemm"} <= labels
+    assert {"torch", "gemm", "gx:torch", "gx:conv", "gw:torch", "gw:gemm", "step:torch", "step:split"} <= labels
     k_train, k_infer = autotune.key(plan, x, w, True), autotune.key(plan, x, w, False)
     entries = json.loads(autotune.cache_path().read_text())["entries"]
     assert entries[k_train]["gx"] == "conv" and entries[k_infer]["route"] == "gemm" and "gx" not in entries[k_infer]
@@ -225,6 +226,16 @@ def test_parts_that_do_not_beat_torch_leave_torch(monkeypatch):
     fake_clock(monkeypatch, {"torch": 10, "gemm": 9.9, "gx:torch": 5, "gw:torch": 5})
     c = autotune.choose(plan, x, w.requires_grad_())
     assert (c.route.name, c.gx) == ("torch", None)
+
+
+def test_parts_that_win_on_paper_but_lose_the_whole_step_leave_torch(monkeypatch):
+    """The sums say the assembly wins; the whole steps, raced, say it does not: torch."""
+    plan, x, w = _layer()
+    calls = []
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 4, "gx:torch": 10, "gw:torch": 10, "step:torch": 25}, calls)
+    c = autotune.choose(plan, x, w.requires_grad_())
+    assert (c.route.name, c.gx) == ("torch", None) and c.ms["step:split"] == 100
+    assert ("step:split", True) in calls
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
@@ -244,7 +255,7 @@ def test_assembled_step_gives_torchs_gradients(monkeypatch, layout, tmp_path):
         for gw in [n for n, (_, ok) in GRAD_WEIGHT.items() if ok(plan)]:
             autotune.configure(cache_dir=tmp_path / f"{gx}-{gw}")
             autotune.clear_memory_cache()
-            fake_clock(monkeypatch, {"subpixel": 1, f"gx:{gx}": 1, f"gw:{gw}": 1, "gb": 0})
+            fake_clock(monkeypatch, {"subpixel": 1, f"gx:{gx}": 1, f"gw:{gw}": 1, "gb": 0, "step:split": 3})
             ins = [t.clone().requires_grad_() for t in (x, w, b)]
             y = tconv.conv_transpose(*ins, stride=2, padding=1, output_padding=1, method="auto")
             c = autotune.choose(plan, *ins)
@@ -259,7 +270,7 @@ def test_assembled_step_has_second_derivatives(monkeypatch):
     """create_graph=True: the backward differentiates torch's operator, so gradient penalties work."""
     plan, x, w = _layer(n=1, c_in=3, c_out=2, size=4, k=3, s=2, padding=1)
     x, w = x.double(), w.double()
-    fake_clock(monkeypatch, {"subpixel": 1, "gx:conv": 1, "gw:torch_cl": 1})
+    fake_clock(monkeypatch, {"subpixel": 1, "gx:conv": 1, "gw:torch_cl": 1, "step:split": 3})
     xs, ws = x.clone().requires_grad_(), w.clone().requires_grad_()
     assert torch.autograd.gradgradcheck(lambda a, b: tconv.conv_transpose(a, b, stride=2, padding=1), (xs, ws))
     assert autotune.choose(plan, xs, ws).gx == "conv"

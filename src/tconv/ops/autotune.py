@@ -478,10 +478,22 @@ def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
     t_bias = 1e3 * _clock("gb", lambda: grad_bias(plan, gy)) if b is not None else 0.0
     torch_parts = fwd_ms["torch"] + gx_ms["gx:torch"] + gw_ms["gw:torch"]
     mine = fwd_ms[forward.route.name] + gx_ms[gx] + gw_ms[gw] + t_bias
-    ms["step:torch"], ms["step:split"] = round(torch_parts + t_bias, 4), round(mine, 4)
-    if mine * (1 + MARGIN) >= torch_parts + t_bias:
-        return dataclasses.replace(Choice(get_route("torch")), measured=True, ms=ms)
-    return Choice(forward.route, forward.chunks, measured=True, ms=ms, gx=gx[3:], gw=gw[3:])
+    torch_choice = dataclasses.replace(Choice(get_route("torch")), measured=True, ms=ms)
+    if mine * (1 + MARGIN) >= torch_parts + t_bias:  # the parts cannot beat torch's own
+        return torch_choice
+    # the parts add up to less than torch's: confirm on whole steps (autograd's own costs, and torch's one-call
+    # backward, are in neither sum)
+    split = Choice(forward.route, forward.chunks, measured=True, ms=ms, gx=gx[3:], gw=gw[3:])
+    xs, ws = x.detach().requires_grad_(x.requires_grad), w.detach().requires_grad_(w.requires_grad)
+    bs = None if b is None else b.detach().requires_grad_(b.requires_grad)
+    steps = _race(
+        {"step:torch": _step_thunk(torch_choice, plan, xs, ws, bs), "step:split": _step_thunk(split, plan, xs, ws, bs)},
+        "step:torch",
+    )
+    ms.update(steps)
+    if "step:split" not in steps or _winner(steps, "step:torch") != "step:split":
+        return torch_choice
+    return split
 
 
 def _limit(plan: Plan, dtype: torch.dtype, device: torch.device, compiling: bool) -> tuple[float, int | None]:
