@@ -170,6 +170,19 @@ def peak_bytes(fn) -> int:
     return peak
 
 
+def gemm_rate(size: int = 2048, repeats: int = 5) -> float:
+    """The machine's float32 matrix-product rate in GFLOP/s (``torch.mm`` on two size x size matrices, best of
+    ``repeats``): the ceiling any direct (non-FFT) route works under."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * size**3 / best / 1e9
+
+
 def busy_cpu_seconds() -> tuple[float, float]:
     """(CPU seconds all processes spent busy since boot, per /proc/stat; this process's own, children included)."""
     import resource  # noqa: PLC0415
@@ -299,7 +312,7 @@ def measure_row(layer: Layer, n: int, seconds: float, min_runs: int) -> dict:
         "family": layer.family,
         "batch": n,
         "mode": "training" if layer.train else "inference",
-        "gflop": plan.flops / 1e9,
+        "gflop": plan.flops / 1e9 * (3 if layer.train else 1),  # a training step: forward, ∂x and ∂w alike
         "route": route,
         "chunks": choice.chunks,
         "measured": choice.measured,
@@ -369,6 +382,7 @@ def run(args: argparse.Namespace) -> dict:
             (la, n) for la, n in layers if any(o.lower() in (la.family + " " + la.name).lower() for o in args.only)
         ]
     rows, teaching = [], []
+    gemm_gflops = gemm_rate()
     load_before = os.getloadavg()[0]
     t_start = time.time()
     cpu_start = busy_cpu_seconds()
@@ -405,6 +419,7 @@ def run(args: argparse.Namespace) -> dict:
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
         "others_cores": others_cores(cpu_start, t_start),
+        "gemm_gflops": gemm_gflops,
         "cores": os.cpu_count(),
         "quick": bool(args.quick),
         "peak_method": method,
@@ -496,15 +511,19 @@ def render(result: dict) -> str:
             "",
         ]
     lines += [
-        "| layer | family | N | mode | torch ms | auto ms | auto's route | torch ÷ auto (IQR) | peak MB torch / auto "
-        "| auto 1st | torch 1st |",
-        "|---|---|---:|---|---:|---:|---|---:|---:|---:|---:|",
+        "| layer | family | N | mode | torch ms | torch GFLOP/s (of GEMM) | auto ms | auto's route | torch ÷ auto (IQR) "
+        "| peak MB torch / auto | auto 1st | torch 1st |",
+        "|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
+    gemm = result.get("gemm_gflops")
     for r in result["rows"]:
         route = r["route"] + (f" ×{r['chunks']} slices" if r["chunks"] > 1 else "")
         route += "" if r["measured"] else " (heuristic)"
+        rate = r["gflop"] / r["torch_ms"] * 1e3
+        share = f" ({100 * rate / gemm:.0f}%)" if gemm else ""
         lines.append(
-            f"| {r['layer']} | {r['family']} | {r['batch']} | {r['mode']} | {r['torch_ms']:.1f} | {r['auto_ms']:.1f} "
+            f"| {r['layer']} | {r['family']} | {r['batch']} | {r['mode']} | {r['torch_ms']:.1f} | {rate:.0f}{share} "
+            f"| {r['auto_ms']:.1f} "
             f"| {route} | {r['ratio']:.2f}× ({r['ratio_q1']:.2f}–{r['ratio_q3']:.2f}) "
             f"| {_mb(r['peak_torch'])} / {_mb(r['peak_auto'])} | {r['first_call_x']:.1f}× "
             f"| {r.get('torch_first_x', float('nan')):.1f}× |"

@@ -347,3 +347,24 @@ def test_no_route_above_the_available_memory_and_the_error_reports_the_budget(mo
     assert {n for n in need if need[n] > need["torch"]} - timed  # the hungrier routes were not run
     err = autotune._budget_error(plan, x.dtype, 1000, 1000)
     assert "no route fits in 1000 B: the memory budget is" in str(err) and "1000 B is available" in str(err)
+
+
+def test_direct_routes_below_their_floor_are_not_timed(monkeypatch):
+    """The FFT runs first on the big kernel; at 1 ms it beats even the dense sum at the machine's GEMM rate (1.3
+    GFLOP), so no direct route, torch included, is timed."""
+    x, w = torch.zeros(1, 1, 400, 400), torch.zeros(1, 1, 64, 64)
+    plan = tconv.make_plan(x.shape, w.shape)
+    assert plan.flops / (1.5 * autotune.gemm_rate()) > 1e-3  # the floor is above the FFT's (fake) time
+    calls = []
+    fake_clock(monkeypatch, {"fft": 1}, calls)
+    c = autotune.choose(plan, x, w)
+    assert c.route.name == "fft" and {n for n, _ in calls} == {"fft"}
+
+
+def test_depthwise_layers_skip_the_routes_that_never_win_there(monkeypatch):
+    plan = tconv.make_plan((4, 16, 8, 8), (16, 1, 4, 4), stride=2, padding=1, groups=16)
+    x, w = torch.zeros(4, 16, 8, 8), torch.zeros(16, 1, 4, 4)
+    calls = []
+    fake_clock(monkeypatch, {}, calls)
+    autotune.choose(plan, x, w)
+    assert not {"torch_cl", "subpixel"} & {n for n, _ in calls} and "torch" in {n for n, _ in calls}

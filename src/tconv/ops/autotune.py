@@ -74,6 +74,7 @@ __all__ = [
     "choose",
     "run",
     "clear_memory_cache",
+    "gemm_rate",
 ]
 
 #: Version of the cache file's format and of the routes' meaning; bump it when a route changes, so old winners are
@@ -89,6 +90,9 @@ MIN_WORK = 1 << 25
 
 #: After the warm-up round, a second (measured) run for the routes whose first run was within this factor of the best.
 CONTEND = 1.5
+
+#: A first run longer than this (seconds) is taken as the route's measurement unless it is within 10% of the lead.
+LONG = 0.25
 
 #: Then at most this many more rounds for a close race, costing at most ``OVERHEAD`` calls of the best route.
 ROUNDS = 2
@@ -380,18 +384,37 @@ def _clock(label: str, fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t0
 
 
-def _race(fns: dict[str, Callable[[], Any]], ref: str | None) -> dict[str, float]:
+@functools.lru_cache(maxsize=1)
+def gemm_rate() -> float:
+    """This machine's float32 matrix-product rate in flop/s (``torch.mm`` on 1024x1024 matrices, best of 3; measured
+    once per process, ~20 ms, only when a race has a route that is not direct)."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    torch.mm(a, b)
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * 1024**3 / best
+
+
+def _race(
+    fns: dict[str, Callable[[], Any]], ref: str | None, floor: dict[str, float] | None = None
+) -> dict[str, float]:
     """Time the candidates; returns each one's best time in ms (those that raised are left out).
 
     Round 0 runs every candidate once: its warm-up (oneDNN builds its kernels for a new shape on the first call,
     often several calls' worth of time). A second run, the measurement, goes to the candidates within
     :data:`CONTEND` of the best first run, and always to ``ref`` (torch: its first run may have paid a warm-up the
-    others then shared). Then, only while the race is close (two or more within 1.25x of the best) and the extra
+    others then shared); calls over :data:`LONG` seconds get it only when within 10% of the lead. Then, only while the race is close (two or more within 1.25x of the best) and the extra
     rounds cost under :data:`OVERHEAD` calls of the best, up to :data:`ROUNDS` more rounds run the close ones one
     after another, so that load that comes and goes reaches them alike. A route's time is the best of its runs.
+    ``floor`` (seconds, by name) skips a candidate that cannot beat a first run already taken.
     """
     first: dict[str, float] = {}
     for name, fn in fns.items():
+        if floor and name in floor and first and floor[name] > min(first.values()):
+            continue  # cannot be faster than a route already timed (its floor: the dense sum at the GEMM rate)
         try:
             first[name] = _clock(name, fn)
         except (RuntimeError, MemoryError):
@@ -400,8 +423,11 @@ def _race(fns: dict[str, Callable[[], Any]], ref: str | None) -> dict[str, float
         return {}
     runs: dict[str, list[float]] = {n: [t] for n, t in first.items()}
     lead = min(first.values())
-    for name in first:
-        if name == ref or first[name] <= CONTEND * lead:
+    for name, t in first.items():
+        # a call of over LONG seconds has paid its one-time setup in a small part of its time: its first run stands
+        # as its measurement unless it is close to the lead
+        again = (name == ref or t <= CONTEND * lead) if t < LONG else t <= 1.1 * lead
+        if again:
             runs[name].append(_clock(name, fns[name]))
     spent = 0.0
     for _ in range(ROUNDS):
@@ -446,10 +472,18 @@ def _measure(
     plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool, candidates: list[Choice]
 ) -> Choice:
     """The fastest candidate (:func:`_race`), torch on a near-tie; where gradients are needed, whole training steps
-    (forward + backward), for the plans :func:`_measure_parts` does not cover."""
+    (forward + backward), for the plans :func:`_measure_parts` does not cover. A route that is not direct runs
+    first; the direct ones are skipped when even their floor (the dense sum at the GEMM rate) is slower."""
     thunk = _step_thunk if grad else _forward_thunk
-    by_name = {c.route.name: c for c in candidates}
-    ms = _race({n: thunk(c, plan, x, w, b) for n, c in by_name.items()}, "torch" if "torch" in by_name else None)
+    # routes that are not direct (the FFT) run first: where one is far ahead, the direct ones need not run at all
+    ordered = sorted(candidates, key=lambda c: c.route.direct)
+    by_name = {c.route.name: c for c in ordered}
+    floor = None
+    if not all(c.route.direct for c in ordered):
+        # the dense sum at 1.5x the measured GEMM rate (a margin for a low reading); x3 with gradients
+        seconds = plan.flops * (3 if grad else 1) / (1.5 * gemm_rate())
+        floor = {c.route.name: seconds for c in ordered if c.route.direct}
+    ms = _race({n: thunk(c, plan, x, w, b) for n, c in by_name.items()}, "torch" if "torch" in by_name else None, floor)
     if not ms:
         raise RuntimeError(f"every route failed on {plan.describe()}")
     return dataclasses.replace(by_name[_winner(ms, "torch")], measured=True, ms=ms)

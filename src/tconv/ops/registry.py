@@ -18,6 +18,8 @@ knowing any of them by name:
   (one sum) only when its choice says False, and then runs the heuristic's best exact route instead;
 - ``worth(plan)`` — whether "auto" times it at all on this plan: a cost model that keeps a route that cannot win
   (the FFT route with a small kernel or many channels) from costing a first call;
+- ``direct`` — whether it computes the dense sum (every route but the FFT): it cannot beat ``plan.flops`` at the
+  machine's matrix-product rate, so "auto" does not time it once a route that is not direct has run faster than that;
 - ``prior(plan)`` — the heuristic's score, used where measuring cannot pay (tiny problems) or is switched off: the
   applicable, in-budget route with the highest score wins. The scores encode the idle measurements of
   ``docs/benchmarks.md``; torch scores 1.
@@ -65,6 +67,7 @@ class Route:
     temporary: str = "temporaries"  # its largest temporary besides the output, in words ("": it checks its own)
     nonfinite_exact: Callable[[Plan], bool] = lambda p: True  # see the module docstring
     worth: Callable[[Plan], bool] = lambda p: True  # whether "auto" spends time measuring it on this plan
+    direct: bool = True  # computes the dense sum: at least plan.flops at the machine's GEMM rate (False: the FFT)
 
     @property
     def fn(self) -> Formulation:
@@ -257,6 +260,21 @@ def _polyphase_worth(p: Plan) -> bool:
     return any(d > 1 for d in p.dilation) or p.nd > 3
 
 
+def _cl_worth(p: Plan) -> bool:
+    # depthwise layers (one channel per group) on channels-last data: 2x slower than torch's own layout
+    return p.in_channels // p.groups > 1 or p.out_channels // p.groups > 1
+
+
+def _subpixel_worth(p: Plan) -> bool:
+    # grouped layers: the stacked convolution never won (grouped g8 1.3x slower, depthwise a tie at best)
+    return p.groups == 1
+
+
+def _col2im_worth(p: Plan) -> bool:
+    # it wins on output layers (few channels: 1.8-4.3x) and loses 1.4-2.2x on wide ones, which cost most to time
+    return p.out_channels // p.groups <= 8 or (p.batch or 1) == 1
+
+
 def _prior_polyphase(p: Plan) -> float:
     return 0.5  # only the choice where torch does not apply (4-D and up)
 
@@ -272,17 +290,19 @@ ROUTES: dict[str, Route] = {
               _prior_torch, temporary="input and output in oneDNN's blocked layout"),
         Route("torch_cl", "fastcpu:channels_last_native", "torch on channels-last data (oneDNN's fast layout)",
               _channels_last_applies, _mem_torch_cl, "torch", True, _prior_torch_cl,
-              temporary="channels-last copies of the input and the output"),
+              temporary="channels-last copies of the input and the output", worth=_cl_worth),
         Route("gemm", "fastcpu:no_overlap_gemm", "non-overlapping windows: one GEMM + depth-to-space",
               _gemm_applies, _mem_gemm, "custom", True, _prior_gemm, temporary="GEMM result for a slice of the batch"),
         Route("subpixel", "fastcpu:subpixel", "all phases as ONE stride-1 convolution + depth-to-space",
               _subpixel_applies, _mem_subpixel, "autograd", True, _prior_subpixel,
-              temporary="stacked convolution's result and its depth-to-space copy", nonfinite_exact=_no_padded_taps),
+              temporary="stacked convolution's result and its depth-to-space copy", nonfinite_exact=_no_padded_taps,
+              worth=_subpixel_worth),
         Route("fft", "fft:fft", "the full output as a product of spectra (large kernels, few channels)", _always,
               _mem_fft, "autograd", True, _prior_fft, temporary="spectra of the input, weight and output",
-              nonfinite_exact=_never_exact, worth=_fft_worth),
+              nonfinite_exact=_never_exact, worth=_fft_worth, direct=False),
         Route("col2im", "col2im:col2im", "one GEMM Wᵀ·X, then fold the columns", _always, _mem_col2im, "autograd",
-              True, _prior_col2im, temporary="columns (C_out·prod(k)·prod(in)) and the uncropped output"),
+              True, _prior_col2im, temporary="columns (C_out·prod(k)·prod(in)) and the uncropped output",
+              worth=_col2im_worth),
         Route("polyphase", "polyphase:polyphase", "prod(s) stride-1 sub-convolutions", _always, _mem_polyphase,
               "autograd", True, _prior_polyphase, temporary="input windows and one phase's result",
               worth=_polyphase_worth),
