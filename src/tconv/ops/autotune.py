@@ -81,8 +81,9 @@ __all__ = [
 #: measured again.
 FORMAT = 2
 
-#: A route other than torch must be this much faster than torch (relative) to be chosen.
-MARGIN = 0.03
+#: A route other than torch must be this much faster than torch (relative) to be chosen: two runs of a millisecond
+#: call vary by more than 3% on a shared 2-core machine, and a wrong choice within the noise only costs.
+MARGIN = 0.06
 
 #: Below this much work (flop + 16 x the elements moved) the heuristic decides: measuring would cost more than any
 #: route can win on such a call (a few microseconds to a millisecond).
@@ -94,9 +95,6 @@ CONTEND = 1.5
 #: A first run longer than this (seconds) is taken as the route's measurement unless it is within 10% of the lead.
 LONG = 0.25
 
-#: Then at most this many more rounds for a close race, costing at most ``OVERHEAD`` calls of the best route.
-ROUNDS = 2
-OVERHEAD = 3.0
 
 _CHANNELS_LAST = {2: torch.channels_last, 3: torch.channels_last_3d}
 
@@ -401,15 +399,18 @@ def gemm_rate() -> float:
 def _race(
     fns: dict[str, Callable[[], Any]], ref: str | None, floor: dict[str, float] | None = None
 ) -> dict[str, float]:
-    """Time the candidates; returns each one's best time in ms (those that raised are left out).
+    """Time the candidates; returns each one's time in ms (those that raised are left out), the winner decided by
+    :func:`_winner` on them.
 
-    Round 0 runs every candidate once: its warm-up (oneDNN builds its kernels for a new shape on the first call,
-    often several calls' worth of time). A second run, the measurement, goes to the candidates within
-    :data:`CONTEND` of the best first run, and always to ``ref`` (torch: its first run may have paid a warm-up the
-    others then shared); calls over :data:`LONG` seconds get it only when within 10% of the lead. Then, only while the race is close (two or more within 1.25x of the best) and the extra
-    rounds cost under :data:`OVERHEAD` calls of the best, up to :data:`ROUNDS` more rounds run the close ones one
-    after another, so that load that comes and goes reaches them alike. A route's time is the best of its runs.
-    ``floor`` (seconds, by name) skips a candidate that cannot beat a first run already taken.
+    1. Every candidate runs once: its warm-up (oneDNN builds its kernels for a new shape on the first call, often
+       several calls' worth of time). ``floor`` (seconds, by name) skips a candidate that cannot beat a first run
+       already taken.
+    2. A second run, the measurement, goes to the candidates within :data:`CONTEND` of the best first run, and
+       always to ``ref`` (torch: its first run may have paid a warm-up the others then shared); calls over
+       :data:`LONG` seconds get it only when within 10% of the lead. A route's time is the best of its runs.
+    3. Where the leader is not ``ref`` and leads it by :data:`MARGIN`, a **duel** settles it: ``ref``, leader,
+       leader, ``ref`` one after the other (each pays what the other left in the caches, as in a real network where
+       layers alternate); both times become the better of their duel runs. Calls over :data:`LONG` seconds skip it.
     """
     first: dict[str, float] = {}
     for name, fn in fns.items():
@@ -429,17 +430,16 @@ def _race(
         again = (name == ref or t <= CONTEND * lead) if t < LONG else t <= 1.1 * lead
         if again:
             runs[name].append(_clock(name, fns[name]))
-    spent = 0.0
-    for _ in range(ROUNDS):
-        best = min(min(r) for r in runs.values())
-        close = [n for n, r in runs.items() if min(r) <= 1.25 * best]
-        if len(close) < 2 or spent + sum(min(runs[n]) for n in close) > OVERHEAD * best:
-            break
-        for n in close:
-            t = _clock(n, fns[n])
-            runs[n].append(t)
-            spent += t
-    return {n: round(1e3 * min(r), 4) for n, r in runs.items()}
+    best = {n: min(r) for n, r in runs.items()}
+    others = [n for n in best if n != ref]
+    if ref in best and others:
+        leader = min(others, key=best.__getitem__)
+        if best[leader] * (1 + MARGIN) < best[ref] and best[leader] < LONG:
+            duel: dict[str, list[float]] = {ref: [], leader: []}
+            for n in (ref, leader, leader, ref):
+                duel[n].append(_clock(n, fns[n]))
+            best[ref], best[leader] = min(duel[ref]), min(duel[leader])
+    return {n: round(1e3 * t, 4) for n, t in best.items()}
 
 
 def _winner(ms: dict[str, float], ref: str) -> str:

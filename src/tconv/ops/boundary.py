@@ -128,11 +128,30 @@ def _compute(fn: Formulation, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: t
     return fn(plan, x, w, b)
 
 
+def small(name: str, plan: Plan, x: torch.Tensor) -> bool:
+    """Whether this call's output and temporaries take under an eighth of the memory available now: then a repeat
+    of the same call may skip :func:`_check_memory` (Python work between large kernels runs on cold caches and costs
+    several times its isolated time)."""
+    from ..memory import available_bytes  # noqa: PLC0415
+
+    out, extra, _ = _needs(name, plan, x.element_size())
+    avail = available_bytes(x.device)
+    return avail is not None and 8 * (out + extra) < avail
+
+
 def run(
-    fn: Formulation, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, name: str = ""
+    fn: Formulation,
+    plan: Plan,
+    x: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor | None,
+    name: str = "",
+    check: bool = True,
 ) -> torch.Tensor:
-    """``fn(plan, x, w, b)`` with the edges above taken care of (``x`` batched, the plan validated)."""
-    _check_memory(name, plan, x)
+    """``fn(plan, x, w, b)`` with the edges above taken care of (``x`` batched, the plan validated). ``check=False``
+    skips the memory check (a repeat of a call that :func:`small` found small)."""
+    if check:
+        _check_memory(name, plan, x)
     grad = needs_grad(x, w, b)
     x, w, b = _usable(x, grad), _usable(w, grad), _usable(b, grad)
     y = _compute(fn, plan, x, w, b)

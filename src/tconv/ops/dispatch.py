@@ -39,13 +39,20 @@ def auto(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -
             choose_cuda_method = None
         if choose_cuda_method is not None:  # an ImportError inside the computation is not swallowed
             return get_method(choose_cuda_method(plan, x))(plan, x, w, b)
-    from . import autotune  # noqa: PLC0415
+    global _autotune
+    if _autotune is None:
+        from . import autotune  # noqa: PLC0415  (imported on first use: it reads the registry)
 
-    return autotune.run(autotune.choose(plan, x, w, b), plan, x, w, b)
+        _autotune = autotune
+    return _autotune.run(_autotune.choose(plan, x, w, b), plan, x, w, b)
 
 
-# (method, shapes, dtypes, parameters, padding_mode) of calls already validated -> (batched plan, unbatched?)
-_SEEN: dict[tuple, tuple[Plan, bool]] = {}
+_autotune: Any = None
+
+
+# (method, shapes, dtypes, parameters, padding_mode) of calls already validated -> (batched plan, unbatched?, whether
+# it needs under an eighth of the memory that was available: then its memory check is not repeated)
+_SEEN: dict[tuple, tuple[Plan, bool, bool]] = {}
 
 
 def _plain(v: Any) -> bool:
@@ -121,9 +128,9 @@ def conv_transpose(
         fast = None
     hit = None if fast is None else _SEEN.get((*fast, padding_mode))
     if hit is not None:  # this very call was validated before: its plan, straight to the method
-        plan, unbatched = hit
+        plan, unbatched, small = hit
         xt = input.unsqueeze(0) if unbatched else input
-        y = boundary.run(get_method(method), plan, xt, weight, bias, method)
+        y = boundary.run(get_method(method), plan, xt, weight, bias, method, check=not small)
         return y.squeeze(0) if unbatched else y
     if not isinstance(method, str) or method not in ALL_METHODS:
         raise ConfigError("method", method, f"must be one of {ALL_METHODS}")
@@ -149,7 +156,7 @@ def conv_transpose(
     if fast is not None:
         if len(_SEEN) > 4096:
             _SEEN.clear()
-        _SEEN[(*fast, padding_mode)] = (plan, unbatched)
+        _SEEN[(*fast, padding_mode)] = (plan, unbatched, boundary.small(method, plan, xt))
     y = boundary.run(get_method(method), plan, xt, wt, bt, method)
     if input.ndim == plan.nd + 1:  # unbatched in, unbatched out
         y = y.squeeze(0)
