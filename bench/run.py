@@ -460,6 +460,29 @@ def summary(result: dict) -> dict:
     return out
 
 
+def _ceiling(result: dict) -> str:
+    """What the GEMM rate allows: a route that computes the dense sum (every route but the FFT) cannot run faster
+    than the machine's matrix product, so on a row where torch already reaches a share f of that rate, no direct
+    route gains more than 1/f. The geometric mean of max(1/f, auto's ratio) bounds what any such route could give."""
+    gemm = result.get("gemm_gflops")
+    if not gemm:
+        return ""
+    out = []
+    for mode in ("inference", "training"):
+        rows = [r for r in result["rows"] if r["mode"] == mode]
+        if not rows:
+            continue
+        shares = [r["gflop"] / r["torch_ms"] * 1e3 / gemm for r in rows]
+        bound = geomean([max(1 / f, r["ratio"]) for f, r in zip(shares, rows, strict=True)])
+        busy = sum(f >= 0.7 for f in shares)
+        out.append(
+            f"{mode}: torch runs {busy} of {len(rows)} rows at ≥ 70% of the machine's GEMM rate ({gemm:.0f} GFLOP/s, "
+            f"`torch.mm` 2048²), so even routes at the full GEMM rate on every row would give at most "
+            f"**{bound:.2f}×**"
+        )
+    return " The ceiling from the GEMM rate — " + "; ".join(out) + "."
+
+
 def render(result: dict) -> str:
     load, cores = result["load_before"], result["cores"] or 1
     s = summary(result)
@@ -543,7 +566,8 @@ def render(result: dict) -> str:
         "### Against the targets (issue 15)",
         "",
         f"- Geometric mean of torch ÷ auto: **{s['inference']:.2f}×** inference, **{s['training']:.2f}×** training "
-        f"(target ≥ {TARGETS['geomean']}×: {_check(min(s['inference'], s['training']) >= TARGETS['geomean'])}).",
+        f"(target ≥ {TARGETS['geomean']}×: {_check(min(s['inference'], s['training']) >= TARGETS['geomean'])})."
+        + _ceiling(result),
         f"- Worst row: {w['layer']} N={w['batch']} ({w['mode']}) at **{w['ratio']:.2f}×** "
         f"(target ≥ {TARGETS['worst']}× once warm: {_check(w['ratio'] >= TARGETS['worst'])}).",
         f"- Largest peak memory of auto relative to torch: **{s['peak_x']:.2f}×** on {p['layer']} N={p['batch']} "

@@ -372,3 +372,28 @@ def test_depthwise_layers_skip_the_routes_that_never_win_there(monkeypatch):
     fake_clock(monkeypatch, {}, calls)
     autotune.choose(plan, x, w)
     assert not {"torch_cl", "subpixel"} & {n for n, _ in calls} and "torch" in {n for n, _ in calls}
+
+
+def test_repeated_call_where_auto_chose_torch_goes_straight_to_torch(monkeypatch):
+    """The second time a call is seen (and auto chose torch itself), nothing runs around torch's function; a call
+    that needs gradients, a channels-last input or changed settings take the usual path again."""
+    from tconv.ops import boundary
+
+    x, w, b = torch.randn(2, 8, 6, 6), torch.randn(8, 4, 4, 4), torch.randn(4)
+    fake_clock(monkeypatch, {"torch": 1})
+    kw = dict(stride=2, padding=1)
+    ref = torch.nn.functional.conv_transpose2d(x, w, b, **kw)
+    first = tconv.conv_transpose(x, w, b, **kw)  # validates and measures
+    second = tconv.conv_transpose(x, w, b, **kw)  # a repeat: records that torch was chosen
+    runs = []
+    real_run = boundary.run
+    monkeypatch.setattr(boundary, "run", lambda *a, **k: runs.append(1) or real_run(*a, **k))
+    third = tconv.conv_transpose(x, w, b, **kw)
+    assert runs == [] and all(torch.equal(y, ref) for y in (first, second, third))
+    tconv.conv_transpose(x.contiguous(memory_format=torch.channels_last), w, b, **kw)
+    tconv.conv_transpose(x.requires_grad_(), w, b, **kw)
+    assert len(runs) == 2
+    x.requires_grad_(False)
+    with autotune.settings(memory_factor=2.0):  # other settings: the choice is looked up again
+        tconv.conv_transpose(x, w, b, **kw)
+    assert len(runs) == 3

@@ -92,3 +92,12 @@ def test_fft_nonfinite_input_goes_to_an_exact_route():
         assert autotune.choose(tconv.make_plan(x.shape, w.shape), x.nan_to_num(), w).route.name == "fft"
         y = tconv.conv_transpose(x, w)
     assert torch.isnan(y).sum() == 64 * 64  # exactly the outputs the NaN reaches, as in the definition
+
+
+def test_fft_nonfinite_weight_goes_to_an_exact_route_too():
+    x, w = torch.randn(1, 1, 400, 400), torch.randn(1, 1, 64, 64)
+    w[0, 0, 5, 5] = math.inf
+    with autotune.settings(enabled=False):
+        y = tconv.conv_transpose(x, w)
+    assert torch.isfinite(y).sum() > 0  # the FFT would make every output NaN
+    assert not torch.isfinite(y[0, 0, 5:405, 5:405]).any()  # the inf tap meets every input once
