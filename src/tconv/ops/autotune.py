@@ -85,6 +85,10 @@ FORMAT = 2
 #: call vary by more than 3% on a shared 2-core machine, and a wrong choice within the noise only costs.
 MARGIN = 0.06
 
+#: Calls under SHORT seconds vary more between runs (±10% for 1-3 ms calls here): there the margin is SHORT_MARGIN.
+SHORT = 0.005
+SHORT_MARGIN = 0.15
+
 #: Below this much work (flop + 16 x the elements moved) the heuristic decides: measuring would cost more than any
 #: route can win on such a call (a few microseconds to a millisecond).
 MIN_WORK = 1 << 25
@@ -389,8 +393,19 @@ def _clock(label: str, fn: Callable[[], Any]) -> float:
 
 @functools.lru_cache(maxsize=1)
 def gemm_rate() -> float:
-    """This machine's float32 matrix-product rate in flop/s (``torch.mm`` on 1024x1024 matrices, best of 3; measured
-    once per process, ~20 ms, only when a race has a route that is not direct)."""
+    """This machine's float32 matrix-product rate in flop/s (``torch.mm`` on 1024x1024 matrices, best of 3; ~40 ms,
+    measured once per machine and thread count, only when a race has a route that is not direct, and kept in the
+    cache file)."""
+    k = f"gemm rate | threads {torch.get_num_threads()}"
+    hit = _lookup(k)
+    if hit is not None and isinstance(hit.get("ms", {}).get("flop/s"), (int, float)):
+        return float(hit["ms"]["flop/s"])
+    rate = _measure_gemm_rate()
+    _store(k, {"route": "torch", "ms": {"flop/s": rate}})
+    return rate
+
+
+def _measure_gemm_rate() -> float:
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     torch.mm(a, b)
     best = math.inf
@@ -445,7 +460,7 @@ def _race(
     others = [n for n in best if n != ref]
     if ref in best and others:
         leader = min(others, key=best.__getitem__)
-        if best[leader] * (1 + MARGIN) < best[ref] and best[leader] < LONG:
+        if best[leader] * (1 + _margin(best[leader])) < best[ref] and best[leader] < LONG:
             duel: dict[str, list[float]] = {ref: [], leader: []}
             for n in (ref, leader, leader, ref):
                 duel[n].append(_clock(n, fns[n]))
@@ -453,10 +468,15 @@ def _race(
     return {n: round(1e3 * t, 4) for n, t in best.items()}
 
 
+def _margin(seconds: float) -> float:
+    """:data:`MARGIN`, or :data:`SHORT_MARGIN` for calls under :data:`SHORT` seconds."""
+    return SHORT_MARGIN if seconds < SHORT else MARGIN
+
+
 def _winner(ms: dict[str, float], ref: str) -> str:
-    """The fastest; ``ref`` (torch) unless another is faster by :data:`MARGIN`."""
+    """The fastest; ``ref`` (torch) unless another is faster by the margin (:func:`_margin`)."""
     winner = min(ms, key=ms.__getitem__)
-    if ref in ms and ms[ref] <= ms[winner] * (1 + MARGIN):
+    if ref in ms and ms[ref] <= ms[winner] * (1 + _margin(ms[winner] / 1e3)):
         return ref
     return winner
 
