@@ -5,7 +5,7 @@ They subclass ``torch.nn.ConvTranspose{1,2,3}d``, so the constructor arguments, 
 state dict saved from one loads into the other. The additions:
 
 - ``method=`` (keyword) picks the formulation, one of :data:`tconv.METHODS` (default ``"auto"``) or any other
-  registered route (:data:`tconv.ops.ALL_METHODS`: torch, torch_cl, gemm, subpixel, triton);
+  registered route (:data:`tconv.ops.ALL_METHODS`: torch, torch_cl, gemm, subpixel, fft, triton);
 - ``padding`` also accepts per-side pairs ``((before, after), ...)`` (negative: zeros outside the full output, as
   JAX and ONNX) and ``"same"`` / ``"valid"`` with TensorFlow's ``conv2d_transpose`` semantics or ``"same_lower"``
   (ONNX); pass ``output_size`` to ``forward`` to pick among the sizes they allow;
