@@ -5,28 +5,12 @@ import math
 import pytest
 import torch
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import tconv
 from tconv.ops import autotune
 from tconv.ops import fft as fft_mod
 
-_FN = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
-       3: torch.nn.functional.conv_transpose3d}  # fmt: skip
-
-
-@st.composite
-def configs(draw):
-    nd = draw(st.integers(1, 3))
-    g = draw(st.sampled_from([1, 1, 2]))
-    cin, cout = g * draw(st.integers(1, 3)), g * draw(st.integers(1, 3))
-    k = [draw(st.integers(1, 5)) for _ in range(nd)]
-    s = [draw(st.integers(1, 3)) for _ in range(nd)]
-    d = [draw(st.integers(1, 3)) for _ in range(nd)]
-    n = [draw(st.integers(1, 6)) for _ in range(nd)]
-    p = [draw(st.integers(0, d[i] * (k[i] - 1) // 2)) for i in range(nd)]
-    op = [draw(st.integers(0, max(s[i], d[i]) - 1)) for i in range(nd)]
-    return nd, g, cin, cout, k, s, d, n, p, op
+from .configs import TORCH_FN, configs
 
 
 @settings(max_examples=60, deadline=None)
@@ -38,7 +22,7 @@ def test_fft_equals_torch_in_float64(cfg):
     w = torch.randn(cin, cout // g, *k, generator=gen, dtype=torch.float64)
     b = torch.randn(cout, generator=gen, dtype=torch.float64)
     try:
-        ref = _FN[nd](x, w, b, s, p, op, g, d)
+        ref = TORCH_FN[nd](x, w, b, s, p, op, g, d)
     except RuntimeError:  # torch refuses some output_padding/dilation pairs
         return
     y = tconv.conv_transpose(x, w, b, s, p, op, g, d, method="fft")
