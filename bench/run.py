@@ -170,17 +170,10 @@ def peak_bytes(fn) -> int:
     return peak
 
 
-def gemm_rate(size: int = 2048, repeats: int = 5) -> float:
-    """The machine's float32 matrix-product rate in GFLOP/s (``torch.mm`` on two size x size matrices, best of
-    ``repeats``): the ceiling any direct (non-FFT) route works under."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.mm(a, b)
-    best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * size**3 / best / 1e9
+def gemm_rate() -> float:
+    """The machine's float32 matrix-product rate in GFLOP/s (``torch.mm`` 2048², best of 5): the ceiling any direct
+    (non-FFT) route works under."""
+    return autotune.measure_gemm_rate(2048, 5) / 1e9
 
 
 def busy_cpu_seconds() -> tuple[float, float]:

@@ -10,8 +10,8 @@ and in a per-machine JSON file, so later calls, and later processes on the same 
   plus ``memory_slack`` (default 1 MiB) where that is more: a fraction of a megabyte never decides a choice. A route
   over the budget may still run on slices of the batch when each slice fits (no-grad only); otherwise it is not
   considered. The 400² image with a 64x64 kernel: col2im's 2.6 GB of columns are far out; the FFT route, 337x
-  faster than torch there (``docs/benchmarks.md``), needs less than torch. No route that needs more than torch may exceed the memory available when the choice is
-  made (:func:`tconv.memory.available_bytes`, capped by ``TCONV_MAX_BYTES``), so "auto" never fails where torch
+  faster than torch there (``docs/benchmarks.md``), needs less than torch. No route that needs more than torch may
+  exceed the memory available when the choice is made (:func:`tconv.memory.available_bytes`, capped by ``TCONV_MAX_BYTES``), so "auto" never fails where torch
   might succeed; a ConfigError that says the budget, what is available and what the smallest route needs is left
   for a budget that nothing fits.
   ``memory_factor=None`` lifts the limit. See :func:`budget_bytes`.
@@ -82,6 +82,7 @@ __all__ = [
     "run",
     "clear_memory_cache",
     "gemm_rate",
+    "measure_gemm_rate",
 ]
 
 
@@ -205,29 +206,35 @@ def _clock(label: str, fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t0
 
 
-@functools.lru_cache(maxsize=1)
 def gemm_rate() -> float:
-    """This machine's float32 matrix-product rate in flop/s (``torch.mm`` on 1024x1024 matrices, best of 3; ~40 ms,
-    measured once per machine and thread count, only when a race has a route that is not direct, and kept in the
-    cache file)."""
-    k = f"gemm rate | threads {torch.get_num_threads()}"
+    """This machine's float32 matrix-product rate in flop/s at the current thread count (:func:`measure_gemm_rate`,
+    ~40 ms), measured once per machine and thread count, only when a race has a route that is not direct, and kept in
+    the cache file (as an entry of its own key, its rate in the entry's ``ms``)."""
+    return _gemm_rate(torch.get_num_threads())
+
+
+@functools.lru_cache(maxsize=8)
+def _gemm_rate(threads: int) -> float:
+    k = f"gemm rate | threads {threads}"
     hit = _lookup(k)
     if hit is not None and isinstance(hit.get("ms", {}).get("flop/s"), (int, float)):
         return float(hit["ms"]["flop/s"])
-    rate = _measure_gemm_rate()
+    rate = measure_gemm_rate()
     _store(k, {"route": "torch", "ms": {"flop/s": rate}})
     return rate
 
 
-def _measure_gemm_rate() -> float:
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+def measure_gemm_rate(size: int = 1024, repeats: int = 3) -> float:
+    """flop/s of ``torch.mm`` on two float32 ``size`` x ``size`` matrices, the best of ``repeats`` after a warm-up
+    (also the benchmark's reading, ``bench/run.py``)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
     torch.mm(a, b)
     best = math.inf
-    for _ in range(3):
+    for _ in range(repeats):
         t0 = time.perf_counter()
         torch.mm(a, b)
         best = min(best, time.perf_counter() - t0)
-    return 2 * 1024**3 / best
+    return 2 * size**3 / best
 
 
 def _race(
@@ -342,7 +349,7 @@ def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
     from .training import GRAD_INPUT, GRAD_WEIGHT, grad_bias  # noqa: PLC0415
 
     xd, wd = x.detach(), w.detach()
-    gy = torch.randn(plan.output_shape, dtype=x.dtype, device=x.device, generator=None)
+    gy = torch.randn(plan.output_shape, dtype=x.dtype, device=x.device)
     gx_ms = _race(
         {f"gx:{n}": (lambda f=f: f(plan, gy, xd, wd)) for n, (f, ok) in GRAD_INPUT.items() if ok(plan)}, "gx:torch"
     )

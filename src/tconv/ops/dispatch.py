@@ -16,6 +16,7 @@ import torch
 from ..errors import ConfigError, ConfigTypeError
 from ..geometry import PaddingSpec, Plan, make_plan
 from . import ALL_METHODS, boundary, get_method
+from .native import TORCH_FN
 
 ArrayT = TypeVar("ArrayT", torch.Tensor, np.ndarray)
 
@@ -67,14 +68,12 @@ def _state() -> tuple:
 
 
 # Where auto chose torch itself for a call seen before (contiguous tensors, no gradients), the call goes straight to
-# torch's function: Python work between large kernels runs on cold caches, and on a 1 ms call (DCGAN 512->256 4x4,
-# batch 1) the usual path cost ~10% where this one costs ~5%.
-_TORCH_FN = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
-             3: torch.nn.functional.conv_transpose3d}  # fmt: skip
+# torch's function (native.TORCH_FN): Python work between large kernels runs on cold caches, and on a 1 ms call
+# (DCGAN 512->256 4x4, batch 1) auto's usual path added ~100-150 µs where this one adds ~40-70 µs.
 
 # (method, shapes, dtypes, parameters, padding_mode) of calls already validated -> (batched plan, unbatched?, whether
 # it needs under an eighth of the memory that was available: then its memory check is not repeated, and for auto
-# the direct call to torch, see _TORCH_FN)
+# the direct call to torch, see native.TORCH_FN)
 _SEEN: dict[tuple, tuple[Plan, bool, bool, list | None]] = {}
 
 
@@ -83,7 +82,7 @@ def _plain(v: Any) -> bool:
     return v is None or type(v) is int or (type(v) is tuple and all(type(e) is int for e in v))
 
 
-def _fast_key(input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, method):
+def _fast_key(input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, method, mode):
     """The key of a call that can skip validation once seen: torch tensors and plainly typed parameters only."""
     if not (
         isinstance(input, torch.Tensor)
@@ -96,11 +95,12 @@ def _fast_key(input, weight, bias, stride, padding, output_padding, groups, dila
         and _plain(groups)
         and _plain(dilation)
         and _plain(output_size)
+        and type(mode) is str
     ):
         return None
     b = None if bias is None else (bias.shape, bias.dtype)
     return (method, input.shape, input.dtype, weight.shape, weight.dtype, b, stride, padding, output_padding, groups,
-            dilation, output_size)  # fmt: skip
+            dilation, output_size, mode)  # fmt: skip
 
 
 def _as_tensor(name: str, value: Any) -> tuple[torch.Tensor, bool]:
@@ -146,10 +146,10 @@ def conv_transpose(
     >>> tconv.conv_transpose(x, w, stride=2, output_size=[7]).shape
     (1, 1, 7)
     """
-    fast = _fast_key(input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, method)
-    if type(padding_mode) is not str:
-        fast = None
-    hit = None if fast is None else _SEEN.get((*fast, padding_mode))
+    fast = _fast_key(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, method, padding_mode
+    )
+    hit = None if fast is None else _SEEN.get(fast)
     if hit is not None:  # this very call was validated before: its plan, straight to the method
         plan, unbatched, small, direct = hit
         xt = input.unsqueeze(0) if unbatched else input
@@ -193,8 +193,8 @@ def conv_transpose(
         if method == "auto" and small and _plain_plan(plan) and plan.symmetric_padding is not None:
             p = plan  # [the state in which auto chose torch itself (None: not yet), torch's function, its arguments]
             args = (p.stride, p.symmetric_padding, p.output_padding, p.groups, p.dilation)
-            direct = [None, _TORCH_FN[p.nd], args]
-        _SEEN[(*fast, padding_mode)] = (plan, unbatched, small, direct)
+            direct = [None, TORCH_FN[p.nd], args]
+        _SEEN[fast] = (plan, unbatched, small, direct)
     y = boundary.run(get_method(method), plan, xt, wt, bt, method)
     if input.ndim == plan.nd + 1:  # unbatched in, unbatched out
         y = y.squeeze(0)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from ..geometry import Plan
 
-__all__ = ["fft", "promising", "fft_sizes"]
+__all__ = ["fft", "promising", "fft_sizes", "work"]
 
 
 def _smooth(n: int) -> int:
@@ -71,7 +71,7 @@ def fft_sizes(plan: Plan) -> tuple[int, ...]:
     return tuple(_smooth(f) for f in _full(plan))
 
 
-def _work(plan: Plan) -> tuple[float, float]:
+def work(plan: Plan) -> tuple[float, float]:
     """(the FFT route's flops, the direct sum's flops), roughly: transforms ~2.5 n log2 n each, products 8 per
     complex multiply-add over half the spectrum."""
     n, cin, cout, g = plan.batch or 1, plan.in_channels, plan.out_channels, plan.groups
@@ -89,7 +89,7 @@ def promising(plan: Plan) -> bool:
     >>> promising(make_plan((1, 1, 400, 400), (1, 1, 64, 64))), promising(make_plan((16, 256, 8, 8), (256, 128, 4, 4), stride=2))
     (True, False)
     """
-    fft_work, direct = _work(plan)
+    fft_work, direct = work(plan)
     return fft_work * 4 < direct
 
 

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 from ..geometry import Plan
 
-_FN = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+#: torch's operator by the number of spatial dimensions
+TORCH_FN = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 def native(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -21,7 +22,7 @@ def native(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None)
     """
     if plan.nd > 3:
         raise NotImplementedError("torch has no conv_transpose beyond 3-d")
-    fn = _FN[plan.nd]
+    fn = TORCH_FN[plan.nd]
     if plan.symmetric_padding is not None:
         return fn(x, w, b, plan.stride, plan.symmetric_padding, plan.output_padding, plan.groups, plan.dilation)
     # torch only crops symmetrically. Crop q = min(pb, pa - op) on both sides (never more than either side wants),

@@ -245,9 +245,9 @@ def _fft_worth(p: Plan) -> bool:
 def _prior_fft(p: Plan) -> float:
     # the 400² image with a 64x64 kernel: 337x torch (docs/benchmarks.md); only where the transforms' work is a
     # small part of the sum's
-    from .fft import _work  # noqa: PLC0415
+    from .fft import work  # noqa: PLC0415
 
-    fft_work, direct = _work(p)
+    fft_work, direct = work(p)
     return 4.0 if fft_work * 16 < direct else 0.0
 
 

@@ -9,10 +9,9 @@ A training step of a transposed convolution ``y = ConvT(x, w) + b`` is three com
   forward convolution with the roles of input and output swapped;
 - and ``∂L/∂b``, the sum of ``gy`` over batch and space.
 
-torch computes all three its own way. Which formulation is fastest differs *per part*: on a depthwise layer torch's
-weight gradient on contiguous data is ~7x slower than the same kernel on channels-last data, while its input gradient
-is fastest on contiguous data; on an RGB output layer the forward is fastest as col2im but the gradients as torch's
-own. "auto" therefore measures the parts apart (:mod:`tconv.ops.autotune`) and runs the best of each through one
+torch computes all three its own way. Which formulation is fastest differs *per part*: on an RGB output layer the
+forward is fastest as col2im but the gradients as torch's own (the VAE 128→3 row of ``docs/benchmarks.md``); on a
+depthwise layer the weight gradient on channels-last data won in some runs (1.7x the whole step) and tied in others. "auto" therefore measures the parts apart (:mod:`tconv.ops.autotune`) and runs the best of each through one
 :class:`torch.autograd.Function` (:func:`split_step`). Asked for a gradient of the gradient (``create_graph=True``),
 the backward recomputes through torch's own operator instead, so higher derivatives stay exact.
 
