@@ -205,7 +205,8 @@ def test_gradients_needed_race_the_parts_apart(monkeypatch):
     too), then the input- and weight-gradient ways race apart; the assembly wins when its parts beat torch's."""
     plan, x, w = _layer()
     calls = []
-    ms = {"torch": 10, "gemm": 4, "gx:torch": 10, "gx:conv": 6, "gw:torch": 10, "gw:gemm": 7, "step:split": 20}
+    ms = {"torch": 10, "gemm": 7, "gx:torch": 10, "gx:conv": 8, "gw:torch": 10, "gw:gemm": 8.5, "gb": 0}
+    ms.update({"step:split": 20})  # parts 23.5 against torch's 30: not decisive, so whole steps decide
     fake_clock(monkeypatch, ms, calls)
     c = autotune.choose(plan, x, w.requires_grad_())
     assert (c.route.name, c.gx, c.gw) == ("gemm", "conv", "gemm")
@@ -219,6 +220,17 @@ def test_gradients_needed_race_the_parts_apart(monkeypatch):
     autotune.clear_memory_cache()
     again = autotune.choose(plan, x, w)
     assert (again.route.name, again.gx, again.gw, calls) == ("gemm", "conv", "gemm", [])  # from the file
+
+
+def test_parts_far_ahead_are_kept_without_racing_whole_steps(monkeypatch):
+    """Parts that add up to DECISIVE times less than torch's: whole steps would not reverse it, and racing them
+    would cost several of torch's steps on the first call."""
+    plan, x, w = _layer()
+    calls = []
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 2, "gx:torch": 10, "gx:conv": 5, "gw:torch": 10, "gb": 0}, calls)
+    c = autotune.choose(plan, x, w.requires_grad_())
+    assert (c.route.name, c.gx, c.gw) == ("gemm", "conv", "torch")
+    assert not {"step:torch", "step:split"} & {n for n, _ in calls}
 
 
 def test_parts_that_do_not_beat_torch_leave_torch(monkeypatch):
@@ -303,10 +315,33 @@ def test_clear_winner_ends_measuring_after_warm_up_and_one_run(monkeypatch):
     plan, x, w = _layer()
     calls = []
     fake_clock(monkeypatch, {"torch": 10, "gemm": 2}, calls)  # the rest: 100 ms
-    autotune.choose(plan, x, w)
+    assert autotune.choose(plan, x, w).route.name == "gemm"
     names = [n for n, _ in calls]
-    assert names.count("gemm") == 4 and names.count("torch") == 4  # warm-up + run, then the duel
+    # warm-up + run each; a 5x lead is decisive (DECISIVE): no duel
+    assert names.count("gemm") == 2 and names.count("torch") == 2
     assert all(names.count(n) == 1 for n in set(names) - {"gemm", "torch"})  # far behind after the warm-up: once
+
+
+def test_torch_is_timed_again_after_a_long_first_run_unless_far_behind(monkeypatch):
+    """A long first run of torch may be mostly its warm-up (a 3-D training step: 522 ms first, ~150 ms warm): it
+    gets its second run unless it is over LONG and REF_AGAIN times the lead."""
+    plan, x, w = _layer()
+    runs = {"torch": [522.0, 150.0], "gemm": [145.0, 145.0]}  # within MARGIN of torch: no duel
+    calls = []
+
+    def clock(label, fn):
+        calls.append(label)
+        seq = runs.get(label)
+        return (seq.pop(0) if seq else 1000.0) / 1e3
+
+    monkeypatch.setattr(autotune, "_clock", clock)
+    c = autotune.choose(plan, x, w)
+    assert calls.count("torch") == 2 and c.route.name == "torch" and c.ms["torch"] == 150.0
+    autotune.clear_memory_cache()
+    autotune.configure(cache_dir=autotune.current().cache_dir / "far")
+    calls.clear()
+    runs.update(torch=[600.0, 600.0], gemm=[30.0, 30.0])  # 20x the lead and over LONG: not again
+    assert autotune.choose(plan, x, w).route.name == "gemm" and calls.count("torch") == 1
 
 
 def test_a_leader_other_than_torch_must_win_a_duel(monkeypatch):

@@ -101,6 +101,16 @@ CONTEND = 1.5
 #: A first run longer than this (seconds) is taken as the route's measurement unless it is within 10% of the lead.
 LONG = 0.25
 
+#: A lead this large (torch's best run over the leader's) is decisive: no duel, and a training step whose parts add
+#: up to this much less than torch's parts is kept without racing whole steps. Run-to-run spread here is ±10-20%,
+#: so a 1.5x lead does not reverse; the duel's four calls (two of them torch's, each several of the leader's) were
+#: the largest part of a first call where the winner is far ahead.
+DECISIVE = 1.5
+
+#: torch's first run is timed again unless it is over :data:`LONG` and this many times the lead: a first run of a
+#: 3-D training step took 522 ms where its warm calls take ~150 ms, so a long first run alone does not say torch is slow.
+REF_AGAIN = 10.0
+
 
 _lock = threading.Lock()
 
@@ -246,12 +256,14 @@ def _race(
     1. Every candidate runs once: its warm-up (oneDNN builds its kernels for a new shape on the first call, often
        several calls' worth of time). ``floor`` (seconds, by name) skips a candidate that cannot beat a first run
        already taken.
-    2. A second run, the measurement, goes to the candidates within :data:`CONTEND` of the best first run, and
-       always to ``ref`` (torch: its first run may have paid a warm-up the others then shared); calls over
-       :data:`LONG` seconds get it only when within 10% of the lead. A route's time is the best of its runs.
+    2. A second run, the measurement, goes to the candidates within :data:`CONTEND` of the best first run (calls
+       over :data:`LONG` seconds: within 10%), and to ``ref`` (torch: its first run may have paid a warm-up the
+       others then shared) unless that first run is over :data:`LONG` and :data:`REF_AGAIN` times the lead. A
+       route's time is the best of its runs.
     3. Where the leader is not ``ref`` and leads it by :data:`MARGIN`, a **duel** settles it: ``ref``, leader,
        leader, ``ref`` one after the other (each pays what the other left in the caches, as in a real network where
-       layers alternate); both times become the better of their duel runs. Calls over :data:`LONG` seconds skip it.
+       layers alternate); both times become the better of their duel runs. Calls over :data:`LONG` seconds skip it,
+       and so does a leader ahead by :data:`DECISIVE` or more.
     """
     first: dict[str, float] = {}
     settled: dict[str, float] = {}  # second runs taken at once (routes without a floor, where others have one)
@@ -273,7 +285,10 @@ def _race(
     for name, t in first.items():
         # a call of over LONG seconds has paid its one-time setup in a small part of its time: its first run stands
         # as its measurement unless it is close to the lead
-        again = (name == ref or t <= CONTEND * lead) if t < LONG else t <= 1.1 * lead
+        if name == ref:  # torch's first run may hold a warm-up of several of its calls: it is timed again unless
+            again = t < max(LONG, REF_AGAIN * lead)  # far behind (a second run would cost more than it can change)
+        else:
+            again = t <= CONTEND * lead if t < LONG else t <= 1.1 * lead
         again = again and name not in settled
         if again:
             runs[name].append(_clock(name, fns[name]))
@@ -281,7 +296,8 @@ def _race(
     others = [n for n in best if n != ref]
     if ref in best and others:
         leader = min(others, key=best.__getitem__)
-        if best[leader] * (1 + _margin(best[leader])) < best[ref] and best[leader] < LONG:
+        close = best[leader] * (1 + _margin(best[leader])) < best[ref] < DECISIVE * best[leader]
+        if close and best[leader] < LONG:
             duel: dict[str, list[float]] = {ref: [], leader: []}
             for n in (ref, leader, leader, ref):
                 duel[n].append(_clock(n, fns[n]))
@@ -367,9 +383,11 @@ def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
     torch_choice = dataclasses.replace(Choice(get_route("torch")), measured=True, ms=ms)
     if mine > (torch_parts + t_bias) * (1 + MARGIN):  # clearly slower than torch's own parts
         return torch_choice
+    split = Choice(forward.route, forward.chunks, measured=True, ms=ms, gx=gx[3:], gw=gw[3:])
+    if DECISIVE * mine < torch_parts + t_bias:  # far ahead: whole steps would not reverse it
+        return split
     # the parts add up to about torch's or less: whole steps decide (autograd's own costs are in neither sum, and
     # torch's one-call backward can be slower than its parts: depthwise, 37 ms against 28)
-    split = Choice(forward.route, forward.chunks, measured=True, ms=ms, gx=gx[3:], gw=gw[3:])
     xs, ws = x.detach().requires_grad_(x.requires_grad), w.detach().requires_grad_(w.requires_grad)
     bs = None if b is None else b.detach().requires_grad_(b.requires_grad)
     steps = _race(
