@@ -85,3 +85,46 @@ def test_fft_nonfinite_weight_goes_to_an_exact_route_too():
         y = tconv.conv_transpose(x, w)
     assert torch.isfinite(y).sum() > 0  # the FFT would make every output NaN
     assert not torch.isfinite(y[0, 0, 5:405, 5:405]).any()  # the inf tap meets every input once
+
+
+@settings(max_examples=60, deadline=None)
+@given(configs())
+def test_fft_gradients_equal_torchs_in_float64(cfg):
+    """The FFT ways of the input and weight gradients (tconv.ops.training's "fft" parts) against torch's autograd,
+    on every configuration (not only where auto would consider them): cropping, output_padding, dilation, groups."""
+    nd, g, cin, cout, k, s, d, n, p, op = cfg
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, cin, *n, generator=gen, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(cin, cout // g, *k, generator=gen, dtype=torch.float64, requires_grad=True)
+    try:
+        ref = TORCH_FN[nd](x, w, None, s, p, op, g, d)
+    except RuntimeError:
+        return
+    gy = torch.randn(ref.shape, generator=gen, dtype=torch.float64)
+    rx, rw = torch.autograd.grad(ref, (x, w), gy)
+    plan = tconv.make_plan(x.shape, w.shape, s, p, op, g, d)
+    xd, wd = x.detach(), w.detach()
+    torch.testing.assert_close(fft_mod.fft_grad_input(plan, gy, xd, wd), rx, rtol=0, atol=1e-10)
+    torch.testing.assert_close(fft_mod.fft_grad_weight(plan, gy, xd, wd), rw, rtol=0, atol=1e-10)
+
+
+def test_fft_training_step_on_a_big_kernel_is_torchs():
+    """A big-kernel training step assembled from the FFT forward and FFT gradients gives torch's gradients
+    (float32, relative to the largest value), and "auto" offers the fft ways only where the FFT is promising."""
+    from tconv.ops import training
+
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 1, 60, 60, generator=gen, requires_grad=True)
+    w = torch.randn(1, 2, 31, 31, generator=gen, requires_grad=True)
+    b = torch.randn(2, generator=gen, requires_grad=True)
+    plan = tconv.make_plan(x.shape, w.shape, stride=2, padding=3)
+    assert training.GRAD_INPUT["fft"][1](plan) and training.GRAD_WEIGHT["fft"][1](plan)
+    small = tconv.make_plan((16, 64, 32, 32), (64, 64, 4, 4), stride=2, padding=1)
+    assert not training.GRAD_INPUT["fft"][1](small)
+    y = training.split_step(plan, x, w, b, "fft", "fft", "fft")
+    gy = torch.randn(y.shape, generator=gen)
+    got = torch.autograd.grad(y, (x, w, b), gy)
+    xr, wr, br = (t.detach().double().requires_grad_() for t in (x, w, b))
+    exact = torch.autograd.grad(torch.nn.functional.conv_transpose2d(xr, wr, br, 2, 3), (xr, wr, br), gy.double())
+    for a, e in zip(got, exact, strict=True):
+        assert float((a.double() - e).abs().max() / e.abs().max()) < 1e-5

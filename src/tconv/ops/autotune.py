@@ -256,11 +256,11 @@ def _race(
     1. Every candidate runs once: its warm-up (oneDNN builds its kernels for a new shape on the first call, often
        several calls' worth of time). ``floor`` (seconds, by name) skips a candidate that cannot beat a first run
        already taken.
-    2. A second run, the measurement, goes to the candidates within :data:`CONTEND` of the best first run (calls
-       over :data:`LONG` seconds: within 10%), and to ``ref`` (torch: its first run may have paid a warm-up the
+    2. A second run, the measurement, goes to the two best candidates besides ``ref`` when within :data:`CONTEND`
+       of the best first run (calls over :data:`LONG` seconds: within 10%), and to ``ref`` (torch: its first run may have paid a warm-up the
        others then shared) unless that first run is over :data:`LONG` and :data:`REF_AGAIN` times the lead. A
        route's time is the best of its runs.
-    3. Where the leader is not ``ref`` and leads it by :data:`MARGIN`, a **duel** settles it: ``ref``, leader,
+    3. Where the leader is not ``ref`` and leads it by :data:`MARGIN`, a **duel** (:func:`_duel`) settles it: ``ref``, leader,
        leader, ``ref`` one after the other (each pays what the other left in the caches, as in a real network where
        layers alternate); both times become the better of their duel runs. Calls over :data:`LONG` seconds skip it,
        and so does a leader ahead by :data:`DECISIVE` or more.
@@ -282,13 +282,16 @@ def _race(
     for name, t in settled.items():
         runs[name].append(t)
     lead = min(first.values())
+    # at most the two best first runs besides ref get a second run: a third within CONTEND is rarely the winner,
+    # and every run is part of the first call's cost
+    top = set(sorted((n for n in first if n != ref), key=first.__getitem__)[:2])
     for name, t in first.items():
         # a call of over LONG seconds has paid its one-time setup in a small part of its time: its first run stands
         # as its measurement unless it is close to the lead
         if name == ref:  # torch's first run may hold a warm-up of several of its calls: it is timed again unless
             again = t < max(LONG, REF_AGAIN * lead)  # far behind (a second run would cost more than it can change)
         else:
-            again = t <= CONTEND * lead if t < LONG else t <= 1.1 * lead
+            again = name in top and (t <= CONTEND * lead if t < LONG else t <= 1.1 * lead)
         again = again and name not in settled
         if again:
             runs[name].append(_clock(name, fns[name]))
@@ -298,11 +301,22 @@ def _race(
         leader = min(others, key=best.__getitem__)
         close = best[leader] * (1 + _margin(best[leader])) < best[ref] < DECISIVE * best[leader]
         if close and best[leader] < LONG:
-            duel: dict[str, list[float]] = {ref: [], leader: []}
-            for n in (ref, leader, leader, ref):
-                duel[n].append(_clock(n, fns[n]))
-            best[ref], best[leader] = min(duel[ref]), min(duel[leader])
+            duel = _duel(fns, ref, leader)
+            return {n: round(1e3 * t, 4) for n, t in best.items()} | duel
     return {n: round(1e3 * t, 4) for n, t in best.items()}
+
+
+def _duel(fns: dict[str, Callable[[], Any]], ref: str, other: str) -> dict[str, float]:
+    """``ref``, ``other``, ``other``, ``ref`` one after the other; each one's time (ms) is the better of its two.
+    Where one raises, only the other's time is returned."""
+    times: dict[str, list[float]] = {ref: [], other: []}
+    for n in (ref, other, other, ref):
+        if n in times:
+            try:
+                times[n].append(_clock(n, fns[n]))
+            except (RuntimeError, MemoryError):
+                del times[n]
+    return {n: round(1e3 * min(t), 4) for n, t in times.items()}
 
 
 def _margin(seconds: float) -> float:
@@ -336,20 +350,27 @@ def _step_thunk(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b:
     return call
 
 
+def _floor(plan: Plan, grad: bool) -> float:
+    """Seconds a direct route needs at least: the dense sum at 1.5x the measured GEMM rate (a margin for a low
+    reading); x3 for a training step."""
+    return plan.flops * (3 if grad else 1) / (1.5 * gemm_rate())
+
+
 def _measure(
     plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool, candidates: list[Choice]
 ) -> Choice:
     """The fastest candidate (:func:`_race`), torch on a near-tie; where gradients are needed, whole training steps
     (forward + backward), for the plans :func:`_measure_parts` does not cover. A route that is not direct runs
     first; the direct ones are skipped when even their floor (the dense sum at the GEMM rate) is slower."""
+    if len(candidates) == 1:  # nothing to compare (a depthwise layer: torch alone is worth timing): no runs
+        return candidates[0]
     thunk = _step_thunk if grad else _forward_thunk
     # routes that are not direct (the FFT) run first: where one is far ahead, the direct ones need not run at all
     ordered = sorted(candidates, key=lambda c: c.route.direct)
     by_name = {c.route.name: c for c in ordered}
     floor = None
     if not all(c.route.direct for c in ordered):
-        # the dense sum at 1.5x the measured GEMM rate (a margin for a low reading); x3 with gradients
-        seconds = plan.flops * (3 if grad else 1) / (1.5 * gemm_rate())
+        seconds = _floor(plan, grad)
         floor = {c.route.name: seconds for c in ordered if c.route.direct}
     ms = _race({n: thunk(c, plan, x, w, b) for n, c in by_name.items()}, "torch" if "torch" in by_name else None, floor)
     if not ms:
@@ -366,14 +387,23 @@ def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
 
     xd, wd = x.detach(), w.detach()
     gy = torch.randn(plan.output_shape, dtype=x.dtype, device=x.device)
-    gx_ms = _race(
-        {f"gx:{n}": (lambda f=f: f(plan, gy, xd, wd)) for n, (f, ok) in GRAD_INPUT.items() if ok(plan)}, "gx:torch"
-    )
-    gw_ms = _race(
-        {f"gw:{n}": (lambda f=f: f(plan, gy, xd, wd)) for n, (f, ok) in GRAD_WEIGHT.items() if ok(plan)}, "gw:torch"
-    )
+    # as in the forward race: the FFT ways first; where they are far ahead the direct ways (each a dense sum as
+    # large as the forward's) are not run, and the floor stands in for torch's time
+    floor = _floor(plan, False) if "fft" in GRAD_INPUT and GRAD_INPUT["fft"][1](plan) else None
+
+    def race(ways: dict, part: str) -> dict[str, float]:
+        fns = {f"{part}:{n}": (lambda f=f: f(plan, gy, xd, wd)) for n, (f, ok) in ways.items() if ok(plan)}
+        fns = dict(sorted(fns.items(), key=lambda kv: not kv[0].endswith(":fft")))
+        bounds = None if floor is None else {n: floor for n in fns if not n.endswith(":fft")}
+        return _race(fns, f"{part}:torch", bounds)
+
+    gx_ms, gw_ms = race(GRAD_INPUT, "gx"), race(GRAD_WEIGHT, "gw")
     fwd_ms = forward.ms
     ms = {**fwd_ms, **gx_ms, **gw_ms}
+    if floor is not None:  # torch's parts not run: at least their floor
+        fwd_ms = {"torch": 1e3 * floor, **fwd_ms}
+        gx_ms = {"gx:torch": 1e3 * floor, **gx_ms} if gx_ms else gx_ms
+        gw_ms = {"gw:torch": 1e3 * floor, **gw_ms} if gw_ms else gw_ms
     if not gx_ms or not gw_ms or "torch" not in fwd_ms or "gx:torch" not in gx_ms or "gw:torch" not in gw_ms:
         return dataclasses.replace(Choice(get_route("torch")), measured=True, ms=ms)
     gx, gw = _winner(gx_ms, "gx:torch"), _winner(gw_ms, "gw:torch")
@@ -390,10 +420,12 @@ def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
     # torch's one-call backward can be slower than its parts: depthwise, 37 ms against 28)
     xs, ws = x.detach().requires_grad_(x.requires_grad), w.detach().requires_grad_(w.requires_grad)
     bs = None if b is None else b.detach().requires_grad_(b.requires_grad)
-    steps = _race(
-        {"step:torch": _step_thunk(torch_choice, plan, xs, ws, bs), "step:split": _step_thunk(split, plan, xs, ws, bs)},
-        "step:torch",
-    )
+    # every kernel of both steps ran in the parts' races: no warm-up round, only the duel (torch, split, split, torch)
+    fns = {
+        "step:torch": _step_thunk(torch_choice, plan, xs, ws, bs),
+        "step:split": _step_thunk(split, plan, xs, ws, bs),
+    }
+    steps = _duel(fns, "step:torch", "step:split")
     ms.update(steps)
     if "step:split" not in steps or _winner(steps, "step:torch") != "step:split":
         return torch_choice

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from ..geometry import Plan
 
-__all__ = ["fft", "promising", "fft_sizes", "work"]
+__all__ = ["fft", "fft_grad_input", "fft_grad_weight", "promising", "fft_sizes", "work"]
 
 
 def _smooth(n: int) -> int:
@@ -114,28 +114,38 @@ def memory_elements(plan: Plan) -> int:
     return max(spectra + upsampled, n * cout * half + full, full + out)
 
 
+def _spread(t: torch.Tensor, step: tuple[int, ...], nd: int) -> torch.Tensor:
+    """``t``'s samples ``step`` apart along its last ``nd`` dimensions, zeros between (zero insertion: the input by
+    the stride, the kernel by the dilation)."""
+    if all(v == 1 for v in step):
+        return t
+    size = tuple((n - 1) * v + 1 for n, v in zip(t.shape[-nd:], step, strict=True))
+    out = t.new_zeros((*t.shape[:-nd], *size))
+    out[(..., *(slice(None, None, v) for v in step))] = t
+    return out
+
+
+def _keep(plan: Plan) -> list[int]:
+    """Per dimension, how many outputs come from the full output (the rest, from output_padding, are zeros)."""
+    return [max(0, min(o, f - pb)) for (pb, _), o, f in zip(plan.padding, plan.out_size, _full(plan), strict=True)]
+
+
+def _float(*ts: torch.Tensor) -> list[torch.Tensor]:
+    """Half-precision tensors in float32 (CPU FFTs have no float16)."""
+    return [t.float() if t.dtype in (torch.float16, torch.bfloat16) else t for t in ts]
+
+
 def fft(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
     """Transposed convolution as a product of spectra (see the module docstring). Differentiable (torch's FFTs have
     gradients); N-d."""
     nd, g, n = plan.nd, plan.groups, x.shape[0]
     cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
     dtype = x.dtype
-    if dtype in (torch.float16, torch.bfloat16):
-        x, w = x.float(), w.float()
+    x, w = _float(x, w)
     dims = tuple(range(-nd, 0))
     size = fft_sizes(plan)
-    if any(s > 1 for s in plan.stride):  # zero insertion: the input's samples s apart
-        up = tuple((i - 1) * s + 1 for i, s in zip(plan.in_size, plan.stride, strict=True))
-        xu = x.new_zeros((n, plan.in_channels, *up))
-        xu[(slice(None), slice(None), *(slice(None, None, s) for s in plan.stride))] = x
-        x = xu
-    if any(d > 1 for d in plan.dilation):
-        kd = tuple(d * (k - 1) + 1 for k, d in zip(plan.kernel_size, plan.dilation, strict=True))
-        wd = w.new_zeros((*w.shape[:2], *kd))
-        wd[(slice(None), slice(None), *(slice(None, None, d) for d in plan.dilation))] = w
-        w = wd
-    xf = torch.fft.rfftn(x, s=size, dim=dims)
-    wf = torch.fft.rfftn(w, s=size, dim=dims)
+    xf = torch.fft.rfftn(_spread(x, plan.stride, nd), s=size, dim=dims)
+    wf = torch.fft.rfftn(_spread(w, plan.dilation, nd), s=size, dim=dims)
     spec = xf.shape[2:]
     yf = torch.einsum("ngcf,gcof->ngof", xf.reshape(n, g, cin_g, -1), wf.reshape(g, cin_g, cout_g, -1)).reshape(
         n, plan.out_channels, *spec
@@ -144,10 +154,94 @@ def fft(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) ->
     full = torch.fft.irfftn(yf, s=size, dim=dims)
     del yf
     # crop [pad_before, pad_before + out) of the full output; past its end (output_padding) the output is zero
-    keep = [max(0, min(o, f - pb)) for (pb, _), o, f in zip(plan.padding, plan.out_size, _full(plan), strict=True)]
+    keep = _keep(plan)
     y = full[(slice(None), slice(None), *(slice(pb, pb + k) for (pb, _), k in zip(plan.padding, keep, strict=True)))]
     pads = [v for o, k in zip(reversed(plan.out_size), reversed(keep), strict=True) for v in (0, o - k)]
     y = F.pad(y, pads) if any(pads) else y.contiguous()
     if b is not None:
         y = y + b.to(y.dtype).view(1, -1, *([1] * nd))
     return y.to(dtype)
+
+
+def _gy_spectrum(plan: Plan, gy: torch.Tensor) -> torch.Tensor:
+    """The spectrum of the output gradient placed back in the full output (zeros where the crop cut, the
+    output_padding's positions dropped: no full output reaches them)."""
+    keep = _keep(plan)
+    gy = gy[(slice(None), slice(None), *(slice(0, k) for k in keep))]
+    pads = [
+        v
+        for (pb, _), k, f in zip(reversed(plan.padding), reversed(keep), reversed(_full(plan)), strict=True)
+        for v in (pb, f - pb - k)
+    ]
+    return torch.fft.rfftn(F.pad(gy, pads), s=fft_sizes(plan), dim=tuple(range(-plan.nd, 0)))
+
+
+def fft_grad_input(plan: Plan, gy: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``∂L/∂x`` through the FFT: the output gradient, back in the full output, *correlated* with the dilated
+    kernel (the adjoint of the convolution above: a product with the kernel's conjugate spectrum), read at the
+    input's samples (every ``stride``-th position). Correlation lags up to the zero-inserted input's length reach
+    no further than the full output, so nothing wraps around. Rounding as the forward's (relative to the largest
+    gradient); a NaN or inf in ``gy`` spreads over the whole gradient.
+
+    >>> from tconv.geometry import make_plan
+    >>> x, w = torch.randn(2, 3, 9, 9, dtype=torch.float64), torch.randn(3, 2, 5, 5, dtype=torch.float64)
+    >>> p = make_plan(x.shape, w.shape, stride=2, padding=1, dilation=2)
+    >>> gy = torch.randn(p.output_shape, dtype=torch.float64)
+    >>> xr = x.clone().requires_grad_()
+    >>> ref = torch.autograd.grad(F.conv_transpose2d(xr, w, stride=2, padding=1, dilation=2), xr, gy)[0]
+    >>> float((fft_grad_input(p, gy, x, w) - ref).abs().max()) < 1e-12
+    True
+    """
+    nd, g, n = plan.nd, plan.groups, gy.shape[0]
+    cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
+    dtype = gy.dtype
+    gy, w = _float(gy, w)
+    dims, size = tuple(range(-nd, 0)), fft_sizes(plan)
+    gf = _gy_spectrum(plan, gy)
+    spec = gf.shape[2:]
+    wf = torch.fft.rfftn(_spread(w, plan.dilation, nd), s=size, dim=dims)
+    xf = torch.einsum("ngof,gcof->ngcf", gf.reshape(n, g, cout_g, -1), wf.reshape(g, cin_g, cout_g, -1).conj())
+    del gf, wf
+    corr = torch.fft.irfftn(xf.reshape(n, plan.in_channels, *spec), s=size, dim=dims)
+    del xf
+    gx = corr[
+        (
+            slice(None),
+            slice(None),
+            *(slice(0, (i - 1) * s + 1, s) for i, s in zip(plan.in_size, plan.stride, strict=True)),
+        )
+    ]
+    return gx.contiguous().to(dtype)
+
+
+def fft_grad_weight(plan: Plan, gy: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``∂L/∂w`` through the FFT: the output gradient, back in the full output, correlated with the zero-inserted
+    input and summed over the batch (one product of spectra per channel pair), read at the dilated kernel's taps.
+
+    >>> from tconv.geometry import make_plan
+    >>> x, w = torch.randn(2, 4, 9, 9, dtype=torch.float64), torch.randn(4, 1, 5, 5, dtype=torch.float64)
+    >>> p = make_plan(x.shape, w.shape, stride=3, padding=2, output_padding=1, groups=2)
+    >>> gy = torch.randn(p.output_shape, dtype=torch.float64)
+    >>> wr = w.clone().requires_grad_()
+    >>> y = F.conv_transpose2d(x, wr, stride=3, padding=2, output_padding=1, groups=2)
+    >>> float((fft_grad_weight(p, gy, x, w) - torch.autograd.grad(y, wr, gy)[0]).abs().max()) < 1e-12
+    True
+    """
+    nd, g, n = plan.nd, plan.groups, gy.shape[0]
+    cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
+    dtype = gy.dtype
+    gy, x = _float(gy, x)
+    dims, size = tuple(range(-nd, 0)), fft_sizes(plan)
+    gf = _gy_spectrum(plan, gy)
+    spec = gf.shape[2:]
+    xf = torch.fft.rfftn(_spread(x, plan.stride, nd), s=size, dim=dims)
+    wf = torch.einsum("ngof,ngcf->gcof", gf.reshape(n, g, cout_g, -1), xf.reshape(n, g, cin_g, -1).conj())
+    del gf, xf
+    corr = torch.fft.irfftn(wf.reshape(plan.in_channels, cout_g, *spec), s=size, dim=dims)
+    del wf
+    taps = (
+        slice(None),
+        slice(None),
+        *(slice(0, d * (k - 1) + 1, d) for k, d in zip(plan.kernel_size, plan.dilation, strict=True)),
+    )
+    return corr[taps].contiguous().to(dtype)

@@ -272,7 +272,10 @@ def _subpixel_worth(p: Plan) -> bool:
 
 
 def _col2im_worth(p: Plan) -> bool:
-    # it wins on output layers (few channels: 1.8-4.3x) and loses 1.4-2.2x on wide ones, which cost most to time
+    # it wins on output layers (few channels: 1.8-4.3x) and loses 1.4-2.2x on wide ones, which cost most to time;
+    # on depthwise layers (one input channel per group: GEMMs of inner size 1) it lost 2.6-3.5x in every run
+    if p.groups > 1 and p.in_channels == p.groups:
+        return False
     return p.out_channels // p.groups <= 8 or (p.batch or 1) == 1
 
 

@@ -9,6 +9,9 @@ A training step of a transposed convolution ``y = ConvT(x, w) + b`` is three com
   forward convolution with the roles of input and output swapped;
 - and ``∂L/∂b``, the sum of ``gy`` over batch and space.
 
+Both gradients are correlations, so where the forward is fastest as a product of spectra (a large kernel, few
+channels: :mod:`tconv.ops.fft`) they are too (the ``fft`` ways).
+
 torch computes all three its own way. Which formulation is fastest differs *per part*: on an RGB output layer the
 forward is fastest as col2im but the gradients as torch's own (the VAE 128→3 row of ``docs/benchmarks.md``); on a
 depthwise layer the weight gradient on channels-last data won in some runs (1.7x the whole step) and tied in others. "auto" therefore measures the parts apart (:mod:`tconv.ops.autotune`) and runs the best of each through one
@@ -119,6 +122,25 @@ def _gw_gemm(plan: Plan, gy: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> 
     return gemm_grad_weight(plan, gy, x, w)
 
 
+def _gx_fft(plan: Plan, gy: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    from .fft import fft_grad_input  # noqa: PLC0415
+
+    return _like(fft_grad_input(plan, gy, x, w), x, plan.nd)
+
+
+def _gw_fft(plan: Plan, gy: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    from .fft import fft_grad_weight  # noqa: PLC0415
+
+    return fft_grad_weight(plan, gy, x, w)
+
+
+def _fft(plan: Plan) -> bool:
+    """Where the FFT's work is well under the direct sum's (large kernels, few channels: :func:`tconv.ops.fft.promising`)."""
+    from .fft import promising  # noqa: PLC0415
+
+    return promising(plan)
+
+
 def _conv_fits(plan: Plan) -> bool:
     """The forward convolution of ``gy`` gives exactly the input's size (output_padding < stride everywhere)."""
     return all(op < s for op, s in zip(plan.output_padding, plan.stride, strict=True))
@@ -146,6 +168,7 @@ GRAD_INPUT: dict[str, tuple[Part, Callable[[Plan], bool]]] = {
     "conv": (_gx_conv, _always),
     "conv_cl": (_gx_conv_cl, _nd23),
     "gemm": (_gx_gemm, _gemm),
+    "fft": (_gx_fft, _fft),
 }
 #: name -> (function(plan, gy, x, w), applies(plan)): the ways to compute the weight gradient
 GRAD_WEIGHT: dict[str, tuple[Part, Callable[[Plan], bool]]] = {
@@ -153,6 +176,7 @@ GRAD_WEIGHT: dict[str, tuple[Part, Callable[[Plan], bool]]] = {
     "torch_cl": (_gw_torch_cl, _nd23),
     "conv": (_gw_conv, _conv_fits),
     "gemm": (_gw_gemm, _gemm),
+    "fft": (_gw_fft, _fft),
 }
 
 
