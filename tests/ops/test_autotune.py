@@ -423,8 +423,9 @@ def test_depthwise_layers_skip_the_routes_that_never_win_there(monkeypatch):
 
 
 def test_repeated_call_where_auto_chose_torch_goes_straight_to_torch(monkeypatch):
-    """The second time a call is seen (and auto chose torch itself), nothing runs around torch's function; a call
-    that needs gradients, a channels-last input or changed settings take the usual path again."""
+    """The second time a call is seen (and auto chose torch itself), nothing runs around torch's function; a
+    channels-last input or changed settings take the usual path again, and a call that needs gradients is chosen
+    apart (its first repeat takes the usual path, later ones go straight to torch, gradients and all)."""
     from tconv.ops import boundary
 
     x, w, b = torch.randn(2, 8, 6, 6), torch.randn(8, 4, 4, 4), torch.randn(4)
@@ -441,6 +442,12 @@ def test_repeated_call_where_auto_chose_torch_goes_straight_to_torch(monkeypatch
     tconv.conv_transpose(x.contiguous(memory_format=torch.channels_last), w, b, **kw)
     tconv.conv_transpose(x.requires_grad_(), w, b, **kw)
     assert len(runs) == 2
+    y = tconv.conv_transpose(x, w, b, **kw)  # gradients again: straight to torch now
+    assert len(runs) == 2 and y.grad_fn is not None
+    (gx,) = torch.autograd.grad(y.square().sum(), x)
+    xr = x.detach().requires_grad_()
+    (rx,) = torch.autograd.grad(torch.nn.functional.conv_transpose2d(xr, w, b, **kw).square().sum(), xr)
+    torch.testing.assert_close(gx, rx)
     x.requires_grad_(False)
     with autotune.settings(memory_factor=2.0):  # other settings: the choice is looked up again
         tconv.conv_transpose(x, w, b, **kw)

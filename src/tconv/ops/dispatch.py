@@ -67,8 +67,8 @@ def _state() -> tuple:
     return torch.get_num_threads(), torch.backends.mkldnn.enabled, None if _autotune is None else _autotune.current()
 
 
-# Where auto chose torch itself for a call seen before (contiguous tensors, no gradients), the call goes straight to
-# torch's function (native.TORCH_FN): Python work between large kernels runs on cold caches, and on a 1 ms call
+# Where auto chose torch itself for a call seen before (contiguous tensors; with or without gradients, each chosen
+# apart), the call goes straight to torch's function (native.TORCH_FN): Python work between large kernels runs on cold caches, and on a 1 ms call
 # (DCGAN 512->256 4x4, batch 1) auto's usual path added ~100-150 µs where this one adds ~40-70 µs.
 
 # (method, shapes, dtypes, parameters, padding_mode) of calls already validated -> (batched plan, unbatched?, whether
@@ -153,15 +153,15 @@ def conv_transpose(
     if hit is not None:  # this very call was validated before: its plan, straight to the method
         plan, unbatched, small, direct = hit
         xt = input.unsqueeze(0) if unbatched else input
-        if direct is not None and not boundary.needs_grad(xt, weight, bias):
-            if xt.is_contiguous() and weight.is_contiguous():
-                if direct[0] == _state():  # auto chose torch itself here: call it with nothing around it
-                    y = direct[1](xt, weight, bias, *direct[2])
-                else:
-                    y = boundary.run(auto, plan, xt, weight, bias, method, check=False)
-                    if _autotune.choose(plan, xt, weight, bias).is_plain_torch:
-                        direct[0] = _state()
-                return y.squeeze(0) if unbatched else y
+        if direct is not None and xt.is_contiguous() and weight.is_contiguous():
+            slot = 3 if boundary.needs_grad(xt, weight, bias) else 0  # inference and training choose apart
+            if direct[slot] == _state():  # auto chose torch itself here: call it with nothing around it
+                y = direct[1](xt, weight, bias, *direct[2])
+            else:
+                y = boundary.run(auto, plan, xt, weight, bias, method, check=False)
+                if _autotune.choose(plan, xt, weight, bias).is_plain_torch:
+                    direct[slot] = _state()
+            return y.squeeze(0) if unbatched else y
         y = boundary.run(get_method(method), plan, xt, weight, bias, method, check=not small)
         return y.squeeze(0) if unbatched else y
     if not isinstance(method, str) or method not in ALL_METHODS:
@@ -191,9 +191,11 @@ def conv_transpose(
         small = boundary.small(method, plan, xt)
         direct = None
         if method == "auto" and small and _plain_plan(plan) and plan.symmetric_padding is not None:
-            p = plan  # [the state in which auto chose torch itself (None: not yet), torch's function, its arguments]
+            # [the state in which auto chose torch itself without gradients (None: not yet), torch's function, its
+            # arguments, the same state with gradients]
+            p = plan
             args = (p.stride, p.symmetric_padding, p.output_padding, p.groups, p.dilation)
-            direct = [None, TORCH_FN[p.nd], args]
+            direct = [None, TORCH_FN[p.nd], args, None]
         _SEEN[fast] = (plan, unbatched, small, direct)
     y = boundary.run(get_method(method), plan, xt, wt, bt, method)
     if input.ndim == plan.nd + 1:  # unbatched in, unbatched out
