@@ -12,8 +12,8 @@ Per row (a layer at a batch size, inference or a training step = forward + backw
 * **first call**: auto's cache is empty (a private temporary ``TCONV_CACHE_DIR``), so the first call measures the
   candidate routes and then runs the winner; its time ÷ one warm call is the *first-call overhead*;
 * **warm**: torch and auto alternate call by call until ``--seconds`` have passed (at least ``--min-runs`` each), so
-  load changes hit both alike; the median of each and the spread (the interquartile range of the per-pair ratios)
-  are reported;
+  load changes hit both alike; the median of each, and the median and interquartile range of the per-pair ratios
+  torch ÷ auto (the row's ratio and its spread) are reported;
 * **peak memory**: the most memory held at once during one warm call beyond the inputs, for torch and for auto
   (resident memory where Linux can reset the high-water mark, see :func:`peak_bytes`);
 * the **route** auto chose (and into how many batch slices, where its memory budget asked for that).
@@ -227,8 +227,8 @@ def time_call(fn, seconds: float) -> tuple[float, int]:
 
 
 def time_pair(f_torch, f_auto, seconds: float, min_runs: int) -> dict:
-    """torch and auto alternately, call by call (torch first in even pairs, auto first in odd ones): medians, and the
-    quartiles of the per-pair ratio torch ÷ auto."""
+    """torch and auto alternately, call by call (torch first in even pairs, auto first in odd ones): medians of the
+    times, and the median and quartiles of the per-pair ratio torch ÷ auto."""
     t_torch, t_auto = [], []
     deadline = time.perf_counter() + seconds
     pairs = ((f_torch, t_torch), (f_auto, t_auto))
@@ -246,7 +246,11 @@ def time_pair(f_torch, f_auto, seconds: float, min_runs: int) -> dict:
     return {
         "torch_ms": 1e3 * statistics.median(t_torch),
         "auto_ms": 1e3 * statistics.median(t_auto),
-        "ratio": statistics.median(t_torch) / statistics.median(t_auto),
+        # the estimate: the median of the per-pair ratios (each pair ran back to back, so a drift of the machine's
+        # speed over the row cancels in each ratio; the ratio of the two medians does not pair them, and fell
+        # outside the pairs' quartiles on rows whose times drifted)
+        "ratio": statistics.median(ratios),
+        "ratio_of_medians": statistics.median(t_torch) / statistics.median(t_auto),
         "ratio_q1": q[0],
         "ratio_q3": q[2],
         "pairs": len(ratios),
@@ -533,7 +537,7 @@ def render(result: dict) -> str:
         "multiple of one warm auto call; it comes after torch's first call, so the torch runs in its race find "
         "torch's kernels built: on a shape nothing has run yet it also pays torch's setup, the *torch 1st* column, "
         "and the race times torch until its runs stop falling). Then torch and auto **alternate call by call** (which goes first alternates "
-        "too) and the medians are compared (spread: the interquartile range of the per-pair ratios). **Peak memory** "
+        "too) and each pair gives a ratio torch ÷ auto: the row's ratio is their median (spread: their interquartile range; the ms columns are the medians of the times). **Peak memory** "
         "is the most held at once during one warm call, beyond the inputs, measured in a child process that runs the "
         "same routes ("
         + (

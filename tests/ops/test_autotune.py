@@ -386,8 +386,8 @@ def test_a_leader_other_than_torch_must_win_a_duel(monkeypatch):
 
 
 def test_routes_that_cannot_win_are_not_timed(monkeypatch):
-    """The cost model (Route.worth): no FFT for a small kernel, no polyphase without dilation; both for the big
-    kernel and a dilated layer respectively."""
+    """The cost model (Route.worth): no FFT for a small kernel, no polyphase where torch applies (it won races on
+    dilated layers but not call by call); the FFT for the big kernel, polyphase beyond 3-D."""
     plan, x, w = _layer()
     calls = []
     fake_clock(monkeypatch, {}, calls)
@@ -395,8 +395,9 @@ def test_routes_that_cannot_win_are_not_timed(monkeypatch):
     assert not {"fft", "polyphase"} & {n for n, _ in calls}
     big = tconv.make_plan((1, 1, 400, 400), (1, 1, 64, 64))
     dil = tconv.make_plan((2, 8, 8, 8), (8, 8, 3, 3), stride=2, dilation=2)
-    assert registry.get_route("fft").worth(big) and registry.get_route("polyphase").worth(dil)
-    assert not registry.get_route("fft").worth(dil)
+    four = tconv.make_plan((1, 2, 4, 4, 4, 4), (2, 2, 2, 2, 2, 2), stride=2)
+    assert registry.get_route("fft").worth(big) and registry.get_route("polyphase").worth(four)
+    assert not registry.get_route("fft").worth(dil) and not registry.get_route("polyphase").worth(dil)
 
 
 def test_no_route_above_the_available_memory_and_the_error_reports_the_budget(monkeypatch):

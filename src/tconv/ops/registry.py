@@ -256,9 +256,11 @@ def _never_exact(p: Plan) -> bool:
 
 
 def _polyphase_worth(p: Plan) -> bool:
-    # prod(s) sub-convolutions, each a new oneDNN kernel to build: it won only with dilation (1.3x torch) and beyond
-    # 3-D (where torch does not apply); elsewhere 1.5-17x slower, and its first call costs most of all
-    return any(d > 1 for d in p.dilation) or p.nd > 3
+    # prod(s) sub-convolutions, each a new oneDNN kernel to build: 1.5-17x slower than torch without dilation, and
+    # its first call costs most of all. With dilation it won its races, but call by call against torch it came out
+    # 1.72x, 1.19x (pairs' IQR 0.94-1.01), then 0.75x (0.89-1.03) in three idle benchmark runs (64->64 k3 s2 d2,
+    # its temporaries make it depend on the allocator's state): timed only beyond 3-D, where torch does not apply
+    return p.nd > 3
 
 
 def _cl_worth(p: Plan) -> bool:
