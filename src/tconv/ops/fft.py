@@ -8,9 +8,12 @@ output ``(n - 1) * s + d * (k - 1) + 1``, so with transforms at least that long 
     Y[n, co] = sum_ci  X[n, ci] * W[ci, co]        (spectra, elementwise)
 
 followed by the crop (``padding``) and zeros past the full output (``output_padding``). The cost grows with the
-output's area times its logarithm, not with the kernel's area: a 400² image with a 64x64 kernel takes 2.4 ms where
-the direct sum (torch's operator) takes 818 ms (``docs/benchmarks.md``, idle AMD EPYC, 2 threads). It loses wherever the kernel is small or there are many channels,
-so "auto" only measures it where :func:`promising` says the transform's work is well under the direct sum's.
+output's area times its logarithm, not with the kernel's area: a 400² image with a 64x64 kernel takes 3.0 ms where
+the direct sum (torch's operator) takes 778 ms, 271x (pairs' IQR 260-282x; a training step 155x; ``docs/benchmarks.md``,
+idle AMD EPYC, 2 threads; torch's time there varied 331-818 ms between runs). It loses wherever the kernel is small or
+there are many channels, so "auto" only measures it where :func:`promising` says the transform's work is well under
+the direct sum's. Both gradients are correlations and go the same way (:func:`fft_grad_input`,
+:func:`fft_grad_weight`).
 
 Rounding: every output carries an error relative to the *largest* output (~1e-7 in float32, ~1e-16 in float64),
 not relative to itself as a direct sum's does. Half-precision inputs are transformed in float32 (CPU FFTs have no
