@@ -35,6 +35,20 @@ def fake_clock(monkeypatch, ms: dict[str, float], calls: list | None = None):
     monkeypatch.setattr(autotune, "_clock", clock)
 
 
+def sequence_clock(monkeypatch, runs: dict[str, list[float]], rest: float) -> list[str]:
+    """A fake clock that gives each label its listed times in turn (ms; ``rest`` once a list is used up, and for
+    labels not listed); returns the list of labels timed, which it fills."""
+    calls: list[str] = []
+
+    def clock(label, fn):
+        calls.append(label)
+        seq = runs.get(label)
+        return (seq.pop(0) if seq else rest) / 1e3
+
+    monkeypatch.setattr(autotune, "_clock", clock)
+    return calls
+
+
 def _layer(n=2, c_in=8, c_out=8, size=8, k=2, s=2, **kw):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n, c_in, size, size, generator=g)
@@ -327,14 +341,7 @@ def test_torch_still_warming_up_is_timed_until_it_settles(monkeypatch):
     col2im's 1.9 ms would choose col2im, 1.3x slower once torch is warm."""
     plan, x, w = _layer()
     runs = {"torch": [49.0, 5.0, 1.6, 1.25, 1.2, 1.2, 1.2, 1.2], "col2im": [5.0, 1.94, 1.94, 1.94]}
-    calls = []
-
-    def clock(label, fn):
-        calls.append(label)
-        seq = runs.get(label)
-        return (seq.pop(0) if seq else 100.0) / 1e3
-
-    monkeypatch.setattr(autotune, "_clock", clock)
+    calls = sequence_clock(monkeypatch, runs, 100.0)
     c = autotune.choose(plan, x, w)
     assert c.route.name == "torch" and c.ms["torch"] == 1.2
     assert calls.count("torch") == 5  # 49, 5, 1.6, 1.25 still falling by over 15%, then 1.2: settled
@@ -354,14 +361,7 @@ def test_torch_is_timed_again_after_a_long_first_run_unless_far_behind(monkeypat
     gets its second run unless it is over LONG and REF_AGAIN times the lead."""
     plan, x, w = _layer()
     runs = {"torch": [522.0, 150.0, 150.0], "gemm": [145.0, 145.0]}  # within MARGIN of torch: no duel
-    calls = []
-
-    def clock(label, fn):
-        calls.append(label)
-        seq = runs.get(label)
-        return (seq.pop(0) if seq else 1000.0) / 1e3
-
-    monkeypatch.setattr(autotune, "_clock", clock)
+    calls = sequence_clock(monkeypatch, runs, 1000.0)
     c = autotune.choose(plan, x, w)
     assert calls.count("torch") == 3 and c.route.name == "torch" and c.ms["torch"] == 150.0  # 522 -> 150: falling
     autotune.clear_memory_cache()

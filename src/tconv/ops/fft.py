@@ -195,26 +195,9 @@ def fft_grad_input(plan: Plan, gy: torch.Tensor, x: torch.Tensor, w: torch.Tenso
     >>> float((fft_grad_input(p, gy, x, w) - ref).abs().max()) < 1e-12
     True
     """
-    nd, g, n = plan.nd, plan.groups, gy.shape[0]
-    cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
-    dtype = gy.dtype
-    gy, w = _float(gy, w)
-    dims, size = tuple(range(-nd, 0)), fft_sizes(plan)
-    gf = _gy_spectrum(plan, gy)
-    spec = gf.shape[2:]
-    wf = torch.fft.rfftn(_spread(w, plan.dilation, nd), s=size, dim=dims)
-    xf = torch.einsum("ngof,gcof->ngcf", gf.reshape(n, g, cout_g, -1), wf.reshape(g, cin_g, cout_g, -1).conj())
-    del gf, wf
-    corr = torch.fft.irfftn(xf.reshape(n, plan.in_channels, *spec), s=size, dim=dims)
-    del xf
-    gx = corr[
-        (
-            slice(None),
-            slice(None),
-            *(slice(0, (i - 1) * s + 1, s) for i, s in zip(plan.in_size, plan.stride, strict=True)),
-        )
-    ]
-    return gx.contiguous().to(dtype)
+    corr = _correlate(plan, gy, w, weight=True)
+    reads = (slice(0, (i - 1) * s + 1, s) for i, s in zip(plan.in_size, plan.stride, strict=True))
+    return corr[(slice(None), slice(None), *reads)].contiguous().to(gy.dtype)
 
 
 def fft_grad_weight(plan: Plan, gy: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -230,21 +213,29 @@ def fft_grad_weight(plan: Plan, gy: torch.Tensor, x: torch.Tensor, w: torch.Tens
     >>> float((fft_grad_weight(p, gy, x, w) - torch.autograd.grad(y, wr, gy)[0]).abs().max()) < 1e-12
     True
     """
-    nd, g, n = plan.nd, plan.groups, gy.shape[0]
-    cin_g, cout_g = plan.in_channels // g, plan.out_channels // g
-    dtype = gy.dtype
-    gy, x = _float(gy, x)
+    corr = _correlate(plan, gy, x, weight=False)
+    taps = (slice(0, d * (k - 1) + 1, d) for k, d in zip(plan.kernel_size, plan.dilation, strict=True))
+    return corr[(slice(None), slice(None), *taps)].contiguous().to(gy.dtype)
+
+
+def _correlate(plan: Plan, gy: torch.Tensor, other: torch.Tensor, weight: bool) -> torch.Tensor:
+    """The output gradient (back in the full output) correlated with ``other``: the weight spread by the dilation
+    (``weight=True``: summed over output channels, one result per sample and input channel) or the input spread by
+    the stride (summed over the batch, one result per weight entry). One product of spectra, ``other``'s conjugated;
+    lags from 0 up to the full output's length less ``other``'s spread length do not wrap around."""
+    nd, g = plan.nd, plan.groups
+    gy, other = _float(gy, other)
     dims, size = tuple(range(-nd, 0)), fft_sizes(plan)
     gf = _gy_spectrum(plan, gy)
-    spec = gf.shape[2:]
-    xf = torch.fft.rfftn(_spread(x, plan.stride, nd), s=size, dim=dims)
-    wf = torch.einsum("ngof,ngcf->gcof", gf.reshape(n, g, cout_g, -1), xf.reshape(n, g, cin_g, -1).conj())
-    del gf, xf
-    corr = torch.fft.irfftn(wf.reshape(plan.in_channels, cout_g, *spec), s=size, dim=dims)
-    del wf
-    taps = (
-        slice(None),
-        slice(None),
-        *(slice(0, d * (k - 1) + 1, d) for k, d in zip(plan.kernel_size, plan.dilation, strict=True)),
-    )
-    return corr[taps].contiguous().to(dtype)
+    shape = gf.shape[2:]
+    f = math.prod(shape)
+    of = torch.fft.rfftn(_spread(other, plan.dilation if weight else plan.stride, nd), s=size, dim=dims).conj()
+    gf = gf.reshape(gf.shape[0], g, -1, f)  # (batch, group, output channel in group, frequency)
+    if weight:  # (group, input channel in group, output channel in group, frequency)
+        prod = torch.einsum("ngof,gcof->ngcf", gf, of.reshape(g, -1, of.shape[1], f))
+        lead = (gy.shape[0], plan.in_channels)
+    else:  # the input: (batch, group, input channel in group, frequency)
+        prod = torch.einsum("ngof,ngcf->gcof", gf, of.reshape(of.shape[0], g, -1, f))
+        lead = (plan.in_channels, plan.out_channels // g)
+    del gf, of
+    return torch.fft.irfftn(prod.reshape(*lead, *shape), s=size, dim=dims)
