@@ -29,8 +29,6 @@ import dataclasses
 import functools
 import itertools
 import math
-import numbers
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -38,6 +36,25 @@ from typing import Any, Union
 import numpy as np
 
 from .errors import ConfigError, ConfigTypeError
+from .padding import (  # noqa: F401  (re-exported: the padding rules were defined here)
+    PADDING_MODES,
+    PADDING_RULES,
+    _check_padding_mode,
+    _check_plain_padding,
+    _normalize_padding,
+    _output_padding_for_size,
+    _tf_padding,
+)
+from .params import (  # noqa: F401  (re-exported: the parameter rules were defined here)
+    MAX_DIM,
+    MAX_ELEMENTS,
+    _check_index,
+    _freeze,
+    _is_int,
+    check_sizes,
+    is_int,
+    normalize_tuple,
+)
 
 __all__ = [
     "Plan",
@@ -55,139 +72,6 @@ __all__ = [
 ]
 
 PaddingSpec = Union[int, str, Sequence[int | Sequence[int]]]
-
-# Output sizes larger than this (per dimension) are refused as absurd before anything is allocated.
-MAX_DIM = 1 << 31
-# ... and outputs with more elements than this in all (N * C_out * prod(out_size); 4 TiB of float32).
-MAX_ELEMENTS = 1 << 40
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# small helpers for normalizing parameters
-# ----------------------------------------------------------------------------------------------------------------
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
-
-
-is_int = _is_int  # public name for the modules that share these rules (arith, the forward windows)
-
-# what each parameter may be, for the messages of ConfigTypeError
-_EXPECTED = {
-    "padding": "an int, one int or (before, after) pair of ints per dimension, 'same', 'same_lower' or 'valid'",
-    "output_size": "an int or a sequence of ints",
-    "groups": "an int",
-}
-
-
-def _expected(name: str) -> str:
-    return _EXPECTED.get(name, "an int or a sequence of ints")
-
-
-def _tensor_scalar(name: str, value: Any, top: Any) -> int:
-    """A 0-d integer tensor as an int (torch's own layers accept them); any other tensor is refused by name."""
-    if value.ndim == 0 and _is_int(value.item()):
-        return int(value.item())
-    raise ConfigTypeError(
-        name,
-        top,
-        f"must be {_expected(name)}, not a tensor of shape {tuple(value.shape)} and dtype {value.dtype} "
-        "(pass tuple(t.tolist()); 0-d integer tensors are accepted)",
-    )
-
-
-def _is_tensor(value: Any) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(value, torch.Tensor)
-
-
-def _freeze(name: str, value: Any, top: Any = None) -> Any:
-    """Make a parameter hashable (lists -> tuples, NumPy ints and 0-d int tensors -> int) so plans can be cached.
-
-    Anything that is not an int, a string or a (nested) sequence of ints is refused here, naming the parameter and
-    the whole value it was given (``padding=(True, 1)``, not ``padding=True``): floats (even ``2.0``), bools,
-    tensors other than 0-d integer ones, NaN.
-
-    >>> _freeze("stride", [2, 3])
-    (2, 3)
-    >>> _freeze("padding", (True, 1))
-    Traceback (most recent call last):
-    ...
-    tconv.errors.ConfigTypeError: padding=(True, 1) must be an int, one int or (before, after) pair of ints per dimension, 'same', 'same_lower' or 'valid' (True is a bool)
-    """
-    if type(value) is int:  # the common cases first, cheaply (a call's whole overhead is microseconds)
-        return value
-    if isinstance(value, tuple) and all(type(v) is int for v in value):
-        return tuple(value)  # torch.Size -> tuple
-    top = value if top is None else top
-    if value is None or isinstance(value, str):
-        return value
-    if _is_int(value):
-        return int(value)
-    if isinstance(value, (bool, np.bool_)):
-        raise ConfigTypeError(name, top, f"must be {_expected(name)} ({value!r} is a bool)")
-    if _is_tensor(value):
-        return _tensor_scalar(name, value, top)
-    if isinstance(value, np.ndarray):
-        if value.ndim == 0:
-            return _freeze(name, value.item(), top)
-        return tuple(_freeze(name, v, top) for v in value)
-    if isinstance(value, Sequence) and not isinstance(value, bytes):
-        return tuple(_freeze(name, v, top) for v in value)
-    if hasattr(value, "__index__") and not isinstance(value, float):  # e.g. a user int type
-        return int(value.__index__())
-    kind = type(value).__name__
-    raise ConfigTypeError(name, top, f"must be {_expected(name)} ({value!r} is a {kind})")
-
-
-def normalize_tuple(name: str, value: Any, nd: int) -> tuple[int, ...]:
-    """Turn an int or a length-``nd`` sequence of ints into a tuple of ``nd`` Python ints.
-
-    A 1-entry sequence is repeated (as torch does); any other length is refused, naming the parameter.
-
-    >>> normalize_tuple("stride", 2, 3)
-    (2, 2, 2)
-    >>> normalize_tuple("stride", (1, 2), 2)
-    (1, 2)
-    """
-    value = _freeze(name, value)
-    if _is_int(value):
-        return (int(value),) * nd
-    if not isinstance(value, tuple):
-        raise ConfigTypeError(name, value, f"must be an int or a sequence of {nd} ints")
-    vals = value
-    if len(vals) == 1 and nd != 1:
-        vals = vals * nd
-    if len(vals) != nd:
-        raise ConfigError(name, value, f"must have {nd} entries, one per spatial dimension (got {len(vals)})")
-    if not all(_is_int(v) for v in vals):
-        raise ConfigTypeError(name, value, f"must be an int or a sequence of {nd} ints")
-    return tuple(int(v) for v in vals)
-
-
-def check_sizes(name: str, values: tuple[int, ...], lo: int = 1) -> None:
-    """Refuse sizes below ``lo`` or above :data:`MAX_DIM`, naming the parameter the caller was given.
-
-    >>> check_sizes("i", (10**30,))
-    Traceback (most recent call last):
-    ...
-    tconv.errors.ConfigError: i=1000000000000000000000000000000 must be between 1 and 2147483648 in every dimension
-    """
-    if any(v < lo or v > MAX_DIM for v in values):
-        raise ConfigError(
-            name, values[0] if len(values) == 1 else values, f"must be between {lo} and {MAX_DIM} in every dimension"
-        )
-
-
-def _check_index(name: str, index: Any, size: tuple[int, ...]) -> tuple[int, ...]:
-    """A spatial position: one int per dimension, each inside ``size``."""
-    if isinstance(index, (str, bytes)) or not isinstance(index, Sequence | np.ndarray):
-        raise ConfigTypeError(name, index, f"must be a sequence of {len(size)} ints")
-    idx = tuple(index)
-    if len(idx) != len(size) or not all(_is_int(v) for v in idx):
-        raise ConfigError(name, index, f"must be {len(size)} ints, one per spatial dimension")
-    if any(not 0 <= v < n for v, n in zip(idx, size, strict=True)):
-        raise ConfigError(name, index, f"must lie inside the spatial size {size}")
-    return tuple(int(v) for v in idx)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -280,6 +164,16 @@ class Plan:
             (i - 1) * s + d * (k - 1) + 1
             for i, s, d, k in zip(self.in_size, self.stride, self.dilation, self.kernel_size, strict=True)
         )
+
+    @property
+    def upsampled_size(self) -> tuple[int, ...]:
+        """The input's length with ``s - 1`` zeros inserted between neighbours: ``(i - 1) * s + 1``."""
+        return tuple((i - 1) * s + 1 for i, s in zip(self.in_size, self.stride, strict=True))
+
+    @property
+    def dilated_kernel_size(self) -> tuple[int, ...]:
+        """The kernel's extent with ``d - 1`` zeros between taps: ``d * (k - 1) + 1``."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation, strict=True))
 
     @property
     def pad_before(self) -> tuple[int, ...]:
@@ -572,12 +466,6 @@ def make_plan(
     return _make_plan_cached(*args)
 
 
-#: The padding modes of ``nn.Conv``: how the transposed operator folds back what it would crop.
-PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
-#: The padding rules that depend on the input size (TensorFlow's and ONNX's).
-PADDING_RULES = ("same", "same_lower", "valid")
-
-
 @functools.lru_cache(maxsize=8192)
 def _make_plan_cached(
     input_shape, weight_shape, stride, padding, output_padding, groups, dilation, output_size, padding_mode
@@ -719,126 +607,6 @@ def _spatial_output_size(output_size: Any, nd: int, batched: bool) -> tuple[int,
     if any(v < 1 or v > MAX_DIM for v in osz):
         raise ConfigError("output_size", output_size, f"must be between 1 and {MAX_DIM} in every dimension")
     return tuple(int(v) for v in osz)
-
-
-def _check_padding_mode(mode: str, pads: tuple[tuple[int, int], ...], out: tuple[int, ...]) -> None:
-    """A non-zeros mode folds the cropped border back into the output: it needs a border no wider than the output."""
-    for dim, ((pb, pa), n) in enumerate(zip(pads, out, strict=True)):
-        if pb < 0 or pa < 0:
-            raise ConfigError(
-                "padding",
-                pads,
-                f"must be non-negative with padding_mode={mode!r} (dimension {dim}): only zeros lie outside the "
-                "full output",
-            )
-        if mode == "circular" and max(pb, pa) > n:
-            raise ConfigError(
-                "padding", pads, f"must be at most the output size {n} with padding_mode='circular' (dimension {dim})"
-            )
-        if mode == "reflect" and max(pb, pa) >= n:
-            raise ConfigError(
-                "padding",
-                pads,
-                f"must be smaller than the output size {n} with padding_mode='reflect' (dimension {dim})",
-            )
-        if mode == "replicate" and n < 1:
-            raise ConfigError("padding", pads, f"leaves no output to replicate into (dimension {dim})")
-
-
-def _normalize_padding(padding: Any, nd: int) -> tuple[tuple[int, int], ...]:
-    """Per-dimension (before, after) pairs, signs as given (each caller has its own sign rule).
-
-    >>> _normalize_padding(1, 2), _normalize_padding(((1, -2),), 1)
-    (((1, 1), (1, 1)), ((1, -2),))
-    """
-    if _is_int(padding):
-        padding = (padding,)
-    if not isinstance(padding, tuple):
-        raise ConfigTypeError("padding", padding, f"must be {_expected('padding')}")
-    vals = padding * nd if len(padding) == 1 and nd != 1 else padding
-    if len(vals) != nd:
-        raise ConfigError("padding", padding, f"must have {nd} entries, one per spatial dimension (got {len(vals)})")
-    pads = []
-    for p in vals:
-        if _is_int(p):
-            pads.append((int(p), int(p)))
-        elif isinstance(p, tuple) and len(p) == 2 and all(_is_int(v) for v in p):
-            pads.append((int(p[0]), int(p[1])))
-        else:
-            raise ConfigTypeError("padding", padding, "entries must be ints or (before, after) pairs of ints")
-    return tuple(pads)
-
-
-def _check_plain_padding(padding: Any) -> None:
-    """torch's rule for plain ints: never negative. Per-side pairs may be (zeros outside the full output)."""
-    ints = [padding] if _is_int(padding) else [p for p in padding if _is_int(p)] if isinstance(padding, tuple) else []
-    if any(p < 0 for p in ints):
-        raise ConfigError(
-            "padding",
-            padding,
-            "must be non-negative in every dimension (for zeros outside the full output, JAX/ONNX style, "
-            "give (before, after) pairs: padding=((-1, -1),))",
-        )
-
-
-def _output_padding_for_size(size_t, full, pads, stride_t, output_size) -> tuple[int, ...]:
-    """output_padding for a requested size, exactly as torch's ``_ConvTransposeNd._output_padding``."""
-    ops = []
-    for dim, (n, f, (pb, pa), s) in enumerate(zip(size_t, full, pads, stride_t, strict=True)):
-        lo = f - pb - pa
-        hi = lo + s - 1
-        if not lo <= n <= hi:
-            raise ConfigError(
-                "output_size",
-                output_size,
-                f"is not reachable: dimension {dim} must be between {lo} and {hi} "
-                f"(the sizes output_padding 0..stride-1 can give), got {n}",
-            )
-        ops.append(n - lo)
-    return tuple(ops)
-
-
-def _tf_padding(mode, in_size, kernel, stride_t, dil_t, full, size_t, op_t):
-    """TensorFlow ``conv2d_transpose`` padding (the gradient of a 'same'/'valid' convolution of ``output_size``), and
-    ONNX's ``SAME_LOWER``: per-dimension (before, after) pairs and the output_padding that give ``output_size``."""
-    from .window import same_pads  # noqa: PLC0415 (window imports geometry)
-
-    if any(op_t):
-        raise ConfigError("output_padding", op_t, f"must be 0 with padding={mode!r}: give output_size instead")
-    pads, ops = [], []
-    for dim, (i, k, s, d, f) in enumerate(zip(in_size, kernel, stride_t, dil_t, full, strict=True)):
-        dk = d * (k - 1) + 1
-        if mode != "valid":
-            lo, hi, default = (i - 1) * s + 1, i * s, i * s
-        else:
-            lo, hi, default = (i - 1) * s + dk, i * s + dk - 1, i * s + max(dk - s, 0)
-        n = default if size_t is None else size_t[dim]
-        if not lo <= n <= hi:
-            rule = "ceil(output / stride)" if mode != "valid" else "ceil((output - dilated_kernel + 1) / stride)"
-            raise ConfigError(
-                "output_size",
-                size_t,
-                f"is not reachable with padding={mode!r}: {rule} must equal the input size {i} in dimension {dim}, "
-                f"so the output must be between {lo} and {hi}, got {n}",
-            )
-        if mode == "same_lower":
-            # ONNX's SAME_LOWER as its spec writes it: the odd pixel cropped at the start, and a negative total
-            # (dilated kernel shorter than the stride) means zeros on both sides, not only after
-            total = f - n
-            pads.append((total - total // 2, total // 2))
-            ops.append(0)
-            continue
-        # "same": the forward "same" convolution of the output (tconv.window.same_pads, the one rule: odd pixel
-        # after) read backwards, so the transpose crops exactly what that convolution pads
-        pb = same_pads(n, k, s, d)[0][0] if mode == "same" else 0
-        crop_after = f - pb - n
-        if crop_after >= 0:
-            pads.append((pb, crop_after))
-            ops.append(0)
-        else:
-            pads.append((pb, 0))
-            ops.append(-crop_after)
-    return tuple(pads), tuple(ops)
 
 
 def plan_from_sizes(

@@ -57,13 +57,6 @@ def _smooth(n: int) -> int:
     return best
 
 
-def _full(plan: Plan) -> tuple[int, ...]:
-    return tuple(
-        (n - 1) * s + d * (k - 1) + 1
-        for n, s, d, k in zip(plan.in_size, plan.stride, plan.dilation, plan.kernel_size, strict=True)
-    )
-
-
 def fft_sizes(plan: Plan) -> tuple[int, ...]:
     """The transform length per dimension: the full output length rounded up to a 2-3-5-smooth size.
 
@@ -71,7 +64,7 @@ def fft_sizes(plan: Plan) -> tuple[int, ...]:
     >>> fft_sizes(make_plan((1, 1, 400, 400), (1, 1, 64, 64)))
     (480, 480)
     """
-    return tuple(_smooth(f) for f in _full(plan))
+    return tuple(_smooth(f) for f in plan.full_size)
 
 
 def work(plan: Plan) -> tuple[float, float]:
@@ -113,24 +106,23 @@ def memory_elements(plan: Plan) -> int:
     spectra = (n * cin + cin * cout // g + n * cout) * half
     upsampled = 0
     if any(s > 1 for s in plan.stride):
-        upsampled = n * cin * math.prod((i - 1) * s + 1 for i, s in zip(plan.in_size, plan.stride, strict=True))
+        upsampled = n * cin * math.prod(plan.upsampled_size)
     return max(spectra + upsampled, n * cout * half + full, full + out)
 
 
-def _spread(t: torch.Tensor, step: tuple[int, ...], nd: int) -> torch.Tensor:
-    """``t``'s samples ``step`` apart along its last ``nd`` dimensions, zeros between (zero insertion: the input by
-    the stride, the kernel by the dilation)."""
+def _spread(t: torch.Tensor, step: tuple[int, ...], size: tuple[int, ...]) -> torch.Tensor:
+    """``t``'s samples ``step`` apart along its last dimensions, zeros between, ``size`` long (zero insertion: the
+    input by the stride to ``plan.upsampled_size``, the kernel by the dilation to ``plan.dilated_kernel_size``)."""
     if all(v == 1 for v in step):
         return t
-    size = tuple((n - 1) * v + 1 for n, v in zip(t.shape[-nd:], step, strict=True))
-    out = t.new_zeros((*t.shape[:-nd], *size))
+    out = t.new_zeros((*t.shape[: -len(size)], *size))
     out[(..., *(slice(None, None, v) for v in step))] = t
     return out
 
 
 def _keep(plan: Plan) -> list[int]:
     """Per dimension, how many outputs come from the full output (the rest, from output_padding, are zeros)."""
-    return [max(0, min(o, f - pb)) for (pb, _), o, f in zip(plan.padding, plan.out_size, _full(plan), strict=True)]
+    return [max(0, min(o, f - pb)) for (pb, _), o, f in zip(plan.padding, plan.out_size, plan.full_size, strict=True)]
 
 
 def _float(*ts: torch.Tensor) -> list[torch.Tensor]:
@@ -147,8 +139,8 @@ def fft(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) ->
     x, w = _float(x, w)
     dims = tuple(range(-nd, 0))
     size = fft_sizes(plan)
-    xf = torch.fft.rfftn(_spread(x, plan.stride, nd), s=size, dim=dims)
-    wf = torch.fft.rfftn(_spread(w, plan.dilation, nd), s=size, dim=dims)
+    xf = torch.fft.rfftn(_spread(x, plan.stride, plan.upsampled_size), s=size, dim=dims)
+    wf = torch.fft.rfftn(_spread(w, plan.dilation, plan.dilated_kernel_size), s=size, dim=dims)
     spec = xf.shape[2:]
     yf = torch.einsum("ngcf,gcof->ngof", xf.reshape(n, g, cin_g, -1), wf.reshape(g, cin_g, cout_g, -1)).reshape(
         n, plan.out_channels, *spec
@@ -173,7 +165,7 @@ def _gy_spectrum(plan: Plan, gy: torch.Tensor) -> torch.Tensor:
     gy = gy[(slice(None), slice(None), *(slice(0, k) for k in keep))]
     pads = [
         v
-        for (pb, _), k, f in zip(reversed(plan.padding), reversed(keep), reversed(_full(plan)), strict=True)
+        for (pb, _), k, f in zip(reversed(plan.padding), reversed(keep), reversed(plan.full_size), strict=True)
         for v in (pb, f - pb - k)
     ]
     return torch.fft.rfftn(F.pad(gy, pads), s=fft_sizes(plan), dim=tuple(range(-plan.nd, 0)))
@@ -196,7 +188,7 @@ def fft_grad_input(plan: Plan, gy: torch.Tensor, x: torch.Tensor, w: torch.Tenso
     True
     """
     corr = _correlate(plan, gy, w, weight=True)
-    reads = (slice(0, (i - 1) * s + 1, s) for i, s in zip(plan.in_size, plan.stride, strict=True))
+    reads = (slice(0, u, s) for u, s in zip(plan.upsampled_size, plan.stride, strict=True))
     return corr[(slice(None), slice(None), *reads)].contiguous().to(gy.dtype)
 
 
@@ -214,7 +206,7 @@ def fft_grad_weight(plan: Plan, gy: torch.Tensor, x: torch.Tensor, w: torch.Tens
     True
     """
     corr = _correlate(plan, gy, x, weight=False)
-    taps = (slice(0, d * (k - 1) + 1, d) for k, d in zip(plan.kernel_size, plan.dilation, strict=True))
+    taps = (slice(0, e, d) for e, d in zip(plan.dilated_kernel_size, plan.dilation, strict=True))
     return corr[(slice(None), slice(None), *taps)].contiguous().to(gy.dtype)
 
 
@@ -229,7 +221,11 @@ def _correlate(plan: Plan, gy: torch.Tensor, other: torch.Tensor, weight: bool) 
     gf = _gy_spectrum(plan, gy)
     shape = gf.shape[2:]
     f = math.prod(shape)
-    of = torch.fft.rfftn(_spread(other, plan.dilation if weight else plan.stride, nd), s=size, dim=dims).conj()
+    of = torch.fft.rfftn(
+        _spread(other, *((plan.dilation, plan.dilated_kernel_size) if weight else (plan.stride, plan.upsampled_size))),
+        s=size,
+        dim=dims,
+    ).conj()
     gf = gf.reshape(gf.shape[0], g, -1, f)  # (batch, group, output channel in group, frequency)
     if weight:  # (group, input channel in group, output channel in group, frequency)
         prod = torch.einsum("ngof,gcof->ngcf", gf, of.reshape(g, -1, of.shape[1], f))
