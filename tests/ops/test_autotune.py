@@ -347,6 +347,17 @@ def test_torch_still_warming_up_is_timed_until_it_settles(monkeypatch):
     assert calls.count("torch") == 5  # 49, 5, 1.6, 1.25 still falling by over 15%, then 1.2: settled
 
 
+def test_the_choice_keeps_the_winners_cold_run(monkeypatch):
+    """The winner's first run in the race is what the call costs cold (its own setup, paid with or without
+    measuring): the benchmark subtracts it to report what measuring added. Not kept in the cache file."""
+    plan, x, w = _layer()
+    sequence_clock(monkeypatch, {"torch": [30.0, 10.0, 10.0], "gemm": [25.0, 2.0]}, 100.0)
+    c = autotune.choose(plan, x, w)
+    assert (c.route.name, c.cold_ms, c.ms["gemm"]) == ("gemm", 25.0, 2.0)
+    autotune.clear_memory_cache()
+    assert autotune.choose(plan, x, w).cold_ms is None  # from the file: nothing was run
+
+
 def test_only_the_two_best_contenders_run_again(monkeypatch):
     plan, x, w = _layer()
     calls = []

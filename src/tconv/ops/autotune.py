@@ -176,6 +176,9 @@ class Choice:
     #: route's own backward
     gx: str | None = None
     gw: str | None = None
+    #: where measured just now: the winner's first run in the race (ms), i.e. what the call costs cold, without any
+    #: measuring (oneDNN's kernels for a new shape, an FFT's plans); None where not known. Not stored in the cache.
+    cold_ms: float | None = field(default=None, compare=False)
 
     @property
     def is_plain_torch(self) -> bool:
@@ -258,7 +261,10 @@ def measure_gemm_rate(size: int = 1024, repeats: int = 3) -> float:
 
 
 def _race(
-    fns: dict[str, Callable[[], Any]], ref: str | None, floor: dict[str, float] | None = None
+    fns: dict[str, Callable[[], Any]],
+    ref: str | None,
+    floor: dict[str, float] | None = None,
+    firsts: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Time the candidates; returns each one's time in ms (those that raised are left out), the winner decided by
     :func:`_winner` on them.
@@ -287,6 +293,8 @@ def _race(
                 settled[name] = min(first[name], _clock(name, fn))
         except (RuntimeError, MemoryError):
             continue
+    if firsts is not None:  # each candidate's first (cold) run, ms
+        firsts.update({n: round(1e3 * t, 4) for n, t in first.items()})
     if not first:
         return {}
     runs: dict[str, list[float]] = {n: [t] for n, t in first.items()}
@@ -390,10 +398,13 @@ def _measure(
     if not all(c.route.direct for c in ordered):
         seconds = _floor(plan, grad)
         floor = {c.route.name: seconds for c in ordered if c.route.direct}
-    ms = _race({n: thunk(c, plan, x, w, b) for n, c in by_name.items()}, "torch" if "torch" in by_name else None, floor)
+    firsts: dict[str, float] = {}
+    fns = {n: thunk(c, plan, x, w, b) for n, c in by_name.items()}
+    ms = _race(fns, "torch" if "torch" in by_name else None, floor, firsts)
     if not ms:
         raise RuntimeError(f"every route failed on {plan.describe()}")
-    return dataclasses.replace(by_name[_winner(ms, "torch")], measured=True, ms=ms)
+    winner = _winner(ms, "torch")
+    return dataclasses.replace(by_name[winner], measured=True, ms=ms, cold_ms=firsts.get(winner))
 
 
 def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, forward: Choice) -> Choice:
@@ -413,7 +424,9 @@ def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
         fns = {f"{part}:{n}": (lambda f=f: f(plan, gy, xd, wd)) for n, (f, ok) in ways.items() if ok(plan)}
         fns = dict(sorted(fns.items(), key=lambda kv: not kv[0].endswith(":fft")))
         bounds = None if floor is None else {n: floor for n in fns if not n.endswith(":fft")}
-        return _race(fns, f"{part}:torch", bounds)
+        return _race(fns, f"{part}:torch", bounds, firsts)
+
+    firsts: dict[str, float] = {}
 
     gx_ms, gw_ms = race(GRAD_INPUT, "gx"), race(GRAD_WEIGHT, "gw")
     fwd_ms = forward.ms
@@ -433,7 +446,11 @@ def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
     torch_choice = dataclasses.replace(Choice(get_route("torch")), measured=True, ms=ms)
     if mine * (1 + MARGIN) > torch_parts + t_bias:  # the parts do not promise a win by the margin: torch
         return torch_choice
-    split = Choice(forward.route, forward.chunks, measured=True, ms=ms, gx=gx[3:], gw=gw[3:])
+    # cold: the forward's first run where it was measured just now (else it ran before: its warm time), and the
+    # gradient ways' first runs
+    fwd_cold = forward.cold_ms if forward.cold_ms is not None else fwd_ms[forward.route.name]
+    cold = fwd_cold + firsts.get(gx, gx_ms[gx]) + firsts.get(gw, gw_ms[gw]) + t_bias
+    split = Choice(forward.route, forward.chunks, measured=True, ms=ms, gx=gx[3:], gw=gw[3:], cold_ms=cold)
     if DECISIVE * mine < torch_parts + t_bias:  # far ahead: whole steps would not reverse it
         return split
     # the parts promise a win, but not a decisive one: whole steps decide (autograd's own costs are in neither sum;
