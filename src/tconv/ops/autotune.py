@@ -9,7 +9,7 @@ and in a per-machine JSON file, so later calls, and later processes on the same 
 - **Budget.** A route may use at most ``memory_factor`` (default 1.5) times torch's estimated peak, or torch's peak
   plus ``memory_slack`` (default 1 MiB) where that is more: a fraction of a megabyte never decides a choice. A route
   over the budget may still run on slices of the batch when each slice fits (no-grad only); otherwise it is not
-  considered. The 400² image with a 64x64 kernel: col2im's 2.6 GB of columns are far out; the FFT route, 271x
+  considered. The 400² image with a 64x64 kernel: col2im's 2.6 GB of columns are far out; the FFT route, 248x
   faster than torch there (``docs/benchmarks.md``), needs less than torch. No route that needs more than torch may
   exceed the memory available when the choice is made (:func:`tconv.memory.available_bytes`, capped by ``TCONV_MAX_BYTES``), so "auto" never fails where torch
   might succeed; a ConfigError that says the budget, what is available and what the smallest route needs is left
