@@ -10,7 +10,8 @@ results.
 Per row (a layer at a batch size, inference or a training step = forward + backward for input, weight and bias):
 
 * **first call**: auto's cache is empty (a private temporary ``TCONV_CACHE_DIR``), so the first call measures the
-  candidate routes and then runs the winner; its time ÷ one warm call is the *first-call overhead*;
+  candidate routes and then runs the winner; its time ÷ one warm call is *auto 1st*, and that time less the
+  winner's own first (cold) run in the race, ÷ one warm call, is the *overhead of measuring*;
 * **warm**: torch and auto alternate call by call until ``--seconds`` have passed (at least ``--min-runs`` each), so
   load changes hit both alike; the median of each, and the median and interquartile range of the per-pair ratios
   torch ÷ auto (the row's ratio and its spread) are reported;
@@ -497,7 +498,7 @@ def summary(result: dict) -> dict:
         out[mode + "_q"] = tuple(
             geomean([r[q] for r in rows]) if rows else float("nan") for q in ("ratio_q1", "ratio_q3")
         )
-        # without the FFT's big-kernel row, whose ratio alone moves the mean (a 337x row over 32 rows: x1.2)
+        # without the FFT's big-kernel row, whose ratio in the hundreds alone moves the mean
         rest = [r["ratio"] for r in rows if r["family"] != "big kernel"]
         out[mode + "_rest"] = (geomean(rest) if rest else float("nan"), len(rest))
     rows = result["rows"]
@@ -507,13 +508,9 @@ def summary(result: dict) -> dict:
     out["worst"] = worst
     # where auto ran something other than torch itself: a torch-vs-torch row measures only the noise (and auto's few
     # microseconds of dispatch), a route row measures a choice
-    chosen = [
-        r
-        for r in rows
-        if not r["route"].startswith("torch") or r["route"].startswith("torch_cl") or " + " in r["route"]
-    ]
+    chosen = [r for r in rows if r["route"] != "torch"]
     out["worst_chosen"] = min(chosen, key=lambda r: r["ratio"]) if chosen else None
-    out["torch_rows"] = [r for r in rows if r not in chosen]
+    out["torch_rows"] = [r for r in rows if r["route"] == "torch"]
     out["peak"] = peak
     out["peak_x"] = peak["peak_auto"] / max(peak["peak_torch"], 1)
     out["first"] = first
@@ -616,7 +613,7 @@ def render(result: dict) -> str:
     gemm = _rate(result)
     for r in result["rows"]:
         route = r["route"] + (f" ×{r['chunks']} slices" if r["chunks"] > 1 else "")
-        route += "" if r["measured"] else " (heuristic)"
+        route += "" if r["measured"] else " (not timed)"
         rate = r["gflop"] / r["torch_ms"] * 1e3
         share = f" ({100 * rate / gemm:.0f}%)" if gemm else ""
         lines.append(
@@ -636,7 +633,7 @@ def render(result: dict) -> str:
         "spectra; `col2im`, `polyphase` = the formulations of the same names. Gradient parts (`tconv.ops.training`): "
         "`torch` = torch's own kernel for that gradient, `torch_cl` the same on channels-last copies, `conv` = the "
         "gradient written as a forward convolution (∂x: of the output gradient with the weight; ∂w: the weight "
-        "gradient of that convolution), `conv_cl` on channels-last data, `gemm` = the GEMM route's own, `fft` = the gradient as a product of spectra (a correlation; large kernels). *×k slices*: the route ran on k slices of the batch to stay within the "
+        "gradient of that convolution), `conv_cl` on channels-last data, `gemm` = the GEMM route's own, `fft` = the gradient as a product of spectra (a correlation; large kernels). *(not timed)*: chosen without timing (a tiny call, or the only route worth timing there). *×k slices*: the route ran on k slices of the batch to stay within the "
         "memory budget (1.5× torch's estimated peak, or torch's + 1 MiB).",
         "",
         "### Against the targets (issue 15)",

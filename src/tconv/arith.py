@@ -56,18 +56,9 @@ import torch
 from torch import nn
 
 from .errors import ConfigError, ConfigTypeError
-from .geometry import (
-    PaddingSpec,
-    _check_plain_padding,
-    _freeze,
-    _is_int,
-    _normalize_padding,
-    check_sizes,
-    conv_plan,
-    make_plan,
-    normalize_tuple,
-    plan_from_sizes,
-)
+from .geometry import PaddingSpec, conv_plan, make_plan, plan_from_sizes
+from .padding import _check_plain_padding, _normalize_padding
+from .params import _freeze, _is_int, check_sizes, normalize_tuple
 from .solver import SOLVE_LIMIT, Solution, describe_counts, solve
 from .window import forward_window, same_pads
 

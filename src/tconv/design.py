@@ -33,7 +33,7 @@ from torch import nn
 
 from .arith import inverse_of
 from .errors import ConfigError, ConfigTypeError
-from .geometry import _is_int
+from .params import _is_int
 from .solver import Solution, _bound, describe_counts, solve
 from .window import forward_window
 

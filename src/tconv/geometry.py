@@ -36,7 +36,7 @@ from typing import Any, Union
 import numpy as np
 
 from .errors import ConfigError, ConfigTypeError
-from .padding import (  # noqa: F401  (re-exported: the padding rules were defined here)
+from .padding import (
     PADDING_MODES,
     PADDING_RULES,
     _check_padding_mode,
@@ -45,7 +45,7 @@ from .padding import (  # noqa: F401  (re-exported: the padding rules were defin
     _output_padding_for_size,
     _tf_padding,
 )
-from .params import (  # noqa: F401  (re-exported: the parameter rules were defined here)
+from .params import (
     MAX_DIM,
     MAX_ELEMENTS,
     _check_index,

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import ConfigError
-from .geometry import is_int, normalize_tuple
+from .params import is_int, normalize_tuple
 from .window import reach
 
 __all__ = ["from_onnx", "from_jax"]

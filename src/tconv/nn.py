@@ -38,9 +38,11 @@ from typing import Any, List, Optional  # noqa: UP035  (TorchScript reads List/O
 import torch
 
 from .errors import ConfigError
-from .geometry import PADDING_MODES, PaddingSpec, _freeze, _normalize_padding, normalize_tuple
+from .geometry import PaddingSpec
 from .ops import ALL_METHODS
 from .ops.dispatch import conv_transpose
+from .padding import PADDING_MODES, _normalize_padding
+from .params import _freeze, normalize_tuple
 
 __all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 

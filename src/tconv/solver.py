@@ -18,7 +18,8 @@ import numpy as np
 from torch import nn
 
 from .errors import ConfigError, ConfigTypeError
-from .geometry import Plan, _is_int, conv_plan, plan_from_sizes
+from .geometry import Plan, conv_plan, plan_from_sizes
+from .params import _is_int
 
 __all__ = ["Solution", "solve", "describe_counts", "SOLVE_LIMIT"]
 

@@ -32,7 +32,9 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
-from .geometry import PaddingSpec, Plan, _freeze, _is_int, _normalize_padding, conv_plan, normalize_tuple
+from .geometry import PaddingSpec, Plan, conv_plan
+from .padding import _normalize_padding
+from .params import _freeze, _is_int, normalize_tuple
 
 __all__ = [
     "Window",

@@ -409,9 +409,9 @@ def _measure(
 
 def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, forward: Choice) -> Choice:
     """A training step assembled from the fastest part of each (:mod:`tconv.ops.training`): the forward route is
-    ``forward`` (the no-grad winner), the input and weight gradients are raced apart, and the assembly is kept when
-    its parts add up to less than torch's parts by :data:`MARGIN` (torch's whole step costs at least its parts:
-    oneDNN computes the two gradients one after the other)."""
+    ``forward`` (the no-grad winner), the input and weight gradients are raced apart. The assembly is considered
+    only when its parts add up to less than torch's parts by :data:`MARGIN`; it is kept at once when they are
+    :data:`DECISIVE` times less, else when it wins a duel of whole steps."""
     from .training import GRAD_INPUT, GRAD_WEIGHT, grad_bias  # noqa: PLC0415
 
     xd, wd = x.detach(), w.detach()
@@ -419,14 +419,13 @@ def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
     # as in the forward race: the FFT ways first; where they are far ahead the direct ways (each a dense sum as
     # large as the forward's) are not run, and the floor stands in for torch's time
     floor = _floor(plan, False) if "fft" in GRAD_INPUT and GRAD_INPUT["fft"][1](plan) else None
+    firsts: dict[str, float] = {}  # each way's first (cold) run, ms
 
     def race(ways: dict, part: str) -> dict[str, float]:
         fns = {f"{part}:{n}": (lambda f=f: f(plan, gy, xd, wd)) for n, (f, ok) in ways.items() if ok(plan)}
         fns = dict(sorted(fns.items(), key=lambda kv: not kv[0].endswith(":fft")))
         bounds = None if floor is None else {n: floor for n in fns if not n.endswith(":fft")}
         return _race(fns, f"{part}:torch", bounds, firsts)
-
-    firsts: dict[str, float] = {}
 
     gx_ms, gw_ms = race(GRAD_INPUT, "gx"), race(GRAD_WEIGHT, "gw")
     fwd_ms = forward.ms
@@ -437,13 +436,13 @@ def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
         fwd_ms = {"torch": 1e3 * floor, **fwd_ms}
         gx_ms = {"gx:torch": 1e3 * floor, **gx_ms} if gx_ms else gx_ms
         gw_ms = {"gw:torch": 1e3 * floor, **gw_ms} if gw_ms else gw_ms
+    torch_choice = Choice(get_route("torch"), measured=True, ms=ms)
     if not gx_ms or not gw_ms or "torch" not in fwd_ms or "gx:torch" not in gx_ms or "gw:torch" not in gw_ms:
-        return dataclasses.replace(Choice(get_route("torch")), measured=True, ms=ms)
+        return torch_choice
     gx, gw = _winner(gx_ms, "gx:torch"), _winner(gw_ms, "gw:torch")
     t_bias = 1e3 * _clock("gb", lambda: grad_bias(plan, gy)) if b is not None else 0.0
     torch_parts = fwd_ms["torch"] + gx_ms["gx:torch"] + gw_ms["gw:torch"]
     mine = fwd_ms[forward.route.name] + gx_ms[gx] + gw_ms[gw] + t_bias
-    torch_choice = dataclasses.replace(Choice(get_route("torch")), measured=True, ms=ms)
     if mine * (1 + MARGIN) > torch_parts + t_bias:  # the parts do not promise a win by the margin: torch
         return torch_choice
     # cold: the forward's first run where it was measured just now (else it ran before: its warm time), and the

@@ -221,11 +221,11 @@ def _correlate(plan: Plan, gy: torch.Tensor, other: torch.Tensor, weight: bool) 
     gf = _gy_spectrum(plan, gy)
     shape = gf.shape[2:]
     f = math.prod(shape)
-    of = torch.fft.rfftn(
-        _spread(other, *((plan.dilation, plan.dilated_kernel_size) if weight else (plan.stride, plan.upsampled_size))),
-        s=size,
-        dim=dims,
-    ).conj()
+    if weight:
+        spread = _spread(other, plan.dilation, plan.dilated_kernel_size)
+    else:
+        spread = _spread(other, plan.stride, plan.upsampled_size)
+    of = torch.fft.rfftn(spread, s=size, dim=dims).conj()
     gf = gf.reshape(gf.shape[0], g, -1, f)  # (batch, group, output channel in group, frequency)
     if weight:  # (group, input channel in group, output channel in group, frequency)
         prod = torch.einsum("ngof,gcof->ngcf", gf, of.reshape(g, -1, of.shape[1], f))
