@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import tconv
-from tconv.ops import autotune, registry
+from tconv.ops import autotune, race, registry
 
 
 @pytest.fixture(autouse=True)
@@ -23,16 +23,18 @@ def fresh_cache(tmp_path):
     autotune.clear_memory_cache()
 
 
-def fake_clock(monkeypatch, ms: dict[str, float], calls: list | None = None):
+def fake_clock(monkeypatch, ms: dict[str, float], calls: list | None = None, runs: bool = False):
     """Replace timing by fixed numbers per label (a route, "gx:<way>", "gw:<way>"; 100 ms where not given) and record
-    which labels were timed, with whether gradients were being recorded. Nothing is run."""
+    which labels were timed, with whether gradients were being recorded. Nothing is run unless ``runs``."""
 
     def clock(label, fn):
         if calls is not None:
             calls.append((label, torch.is_grad_enabled()))
+        if runs:
+            fn()
         return ms.get(label, 100.0) / 1e3
 
-    monkeypatch.setattr(autotune, "_clock", clock)
+    monkeypatch.setattr(race, "_clock", clock)
 
 
 def sequence_clock(monkeypatch, runs: dict[str, list[float]], rest: float) -> list[str]:
@@ -45,7 +47,7 @@ def sequence_clock(monkeypatch, runs: dict[str, list[float]], rest: float) -> li
         seq = runs.get(label)
         return (seq.pop(0) if seq else rest) / 1e3
 
-    monkeypatch.setattr(autotune, "_clock", clock)
+    monkeypatch.setattr(race, "_clock", clock)
     return calls
 
 
@@ -81,6 +83,8 @@ def test_result_follows_the_cache_deterministically(monkeypatch):
     """Given the cache, the route (hence every bit of the result) is fixed: the stored winner runs."""
     plan, x, w = _layer()
     fake_clock(monkeypatch, {"torch": 10, "col2im": 1})
+    while autotune.measuring(plan, x, w) or autotune.chosen(plan, x, w) is None:  # its first calls measure
+        tconv.conv_transpose(x, w, stride=2)
     y1 = tconv.conv_transpose(x, w, stride=2)
     fake_clock(monkeypatch, {"torch": 1, "col2im": 10})  # the machine "changed its mind": the cache still rules
     y2 = tconv.conv_transpose(x, w, stride=2)
@@ -494,3 +498,64 @@ def test_repeated_call_where_auto_chose_torch_goes_straight_to_torch(monkeypatch
     with autotune.settings(memory_factor=2.0):  # other settings: the choice is looked up again
         tconv.conv_transpose(x, w, b, **kw)
     assert len(runs) == 3
+
+
+def test_measuring_is_spread_over_the_first_calls_each_with_a_real_result(monkeypatch):
+    """Without gradients, a layer's race runs one round per call (every candidate once; then the second runs),
+    each call returning a correct output: no call pays the whole race. Then the winner, cached, runs alone."""
+    plan, x, w = _layer(n=2, c_in=8, c_out=4, size=6, k=2, s=2)
+    b = torch.randn(4)
+    ref = torch.nn.functional.conv_transpose2d(x, w, b, stride=2)
+    calls = []
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 4}, calls, runs=True)
+    rounds = []
+    while not rounds or autotune.measuring(plan, x, w, b):
+        calls.clear()
+        torch.testing.assert_close(tconv.conv_transpose(x, w, b, stride=2), ref)
+        rounds.append([n for n, _ in calls])
+    candidates = {c.route.name for c in autotune._candidates(plan, x.dtype, False, float("inf"), None)}
+    assert sorted(rounds[0]) == sorted(candidates)  # round 1: each candidate once
+    assert rounds[1] == ["torch", "gemm", "torch"] and len(rounds) == 2  # round 2: the second runs; decisive
+    assert autotune.chosen(plan, x, w, b).route.name == "gemm"
+    assert json.loads(autotune.cache_path().read_text())["entries"][autotune.key(plan, x, w, False)]["route"] == "gemm"
+    calls.clear()
+    torch.testing.assert_close(tconv.conv_transpose(x, w, b, stride=2), ref)
+    assert calls == []
+
+
+def test_choose_plays_a_race_that_calls_began_to_its_end(monkeypatch):
+    plan, x, w = _layer()
+    calls = []
+    fake_clock(monkeypatch, {"torch": 10, "gemm": 9}, calls)  # close: a duel in round 3
+    tconv.conv_transpose(x, w, stride=2)
+    assert autotune.measuring(plan, x, w) and autotune.chosen(plan, x, w) is None
+    first = len(calls)
+    c = autotune.choose(plan, x, w)
+    names = [n for n, _ in calls[first:]]
+    assert c.route.name == "gemm" and names[-4:] == ["torch", "gemm", "gemm", "torch"]
+    assert not autotune.measuring(plan, x, w) and names.count("col2im") == 0  # round 1 is not run again
+
+
+def test_a_measuring_call_follows_the_definition_on_non_finite_input(monkeypatch):
+    """A round's last run may be a route that departs from the definition on NaN or inf (the sub-pixel route's
+    padded taps): then the call's output comes from an exact route, as torch's."""
+    plan, x, w = _layer(n=2, c_in=6, c_out=3, size=5, k=3, s=2, padding=1)
+    assert not registry.get_route("subpixel").nonfinite_exact(plan)
+    x[0, 0, 2, 2] = float("inf")
+    ref = torch.nn.functional.conv_transpose2d(x, w, stride=2, padding=1)
+
+    def clock(label, fn):
+        if label != "col2im":  # col2im "fails" before running: the sub-pixel output, run just before, is the last
+            fn()
+            return {"subpixel": 1.0, "torch": 10.0}.get(label, 50.0) / 1e3
+        raise RuntimeError("not this one")
+
+    monkeypatch.setattr(race, "_clock", clock)
+    autotune.configure(memory_factor=None)  # every route competes
+    names = [c.route.name for c in autotune._candidates(plan, x.dtype, False, float("inf"), None)]
+    assert names[-2:] == ["subpixel", "col2im"]
+    y = tconv.conv_transpose(x, w, stride=2, padding=1)
+    assert autotune.measuring(plan, x, w)
+    torch.testing.assert_close(y, ref, equal_nan=True)
+    sub = tconv.conv_transpose(x, w, stride=2, padding=1, method="subpixel")
+    assert not torch.equal(sub.isnan(), ref.isnan())  # the test can fail: the sub-pixel output differs

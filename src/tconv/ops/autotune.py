@@ -3,8 +3,10 @@
 Like cuDNN's benchmark mode or FFTW's wisdom. On the first call with a new **key** — the plan, the dtype, the memory
 layout of input and weight, the thread count, whether oneDNN is on, and whether gradients are needed — "auto" times
 every registered route (:mod:`tconv.ops.registry`) that applies and fits the memory budget, torch always among
-them, and keeps the fastest. Where gradients are needed it times forward + backward. The winner is kept in memory
-and in a per-machine JSON file, so later calls, and later processes on the same machine, go straight to it.
+them, and keeps the fastest (:mod:`tconv.ops.race`). Without gradients the race is spread over the layer's first
+calls, one round each, every one of them returning a real result (:func:`call`); where gradients are needed it
+races forward + backward at once. The winner is kept in memory and in a per-machine JSON file, so later calls, and
+later processes on the same machine, go straight to it.
 
 - **Budget.** A route may use at most ``memory_factor`` (default 1.5) times torch's estimated peak, or torch's peak
   plus ``memory_slack`` (default 1 MiB) where that is more: a fraction of a megabyte never decides a choice. A route
@@ -41,16 +43,14 @@ import functools
 import math
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from ..errors import ConfigError
 from ..geometry import Plan
 from ..memory import available_bytes, human
-from . import autocache
+from . import autocache, race
 from .autocache import (  # noqa: F401  (re-exported: the settings and the cache are part of this module's API)
     FORMAT,
     MIN_WORK,
@@ -65,6 +65,7 @@ from .autocache import (  # noqa: F401  (re-exported: the settings and the cache
     key,
     settings,
 )
+from .race import DECISIVE, MARGIN
 from .registry import Route, get_route, heuristic, memory_bytes, routes
 
 __all__ = [
@@ -86,42 +87,6 @@ __all__ = [
 ]
 
 
-#: A route other than torch must be this much faster than torch (relative) to be chosen: two runs of a millisecond
-#: call vary by more than 3% on a shared 2-core machine, and a wrong choice within the noise only costs.
-MARGIN = 0.06
-
-#: Calls under SHORT seconds vary more between runs (±10% for 1-3 ms calls here): there the margin is SHORT_MARGIN.
-SHORT = 0.005
-SHORT_MARGIN = 0.15
-
-
-#: After the warm-up round, a second (measured) run for the routes whose first run was within this factor of the best.
-CONTEND = 1.5
-
-#: A first run longer than this (seconds) is taken as the route's measurement unless it is within 10% of the lead.
-LONG = 0.25
-
-#: A lead this large (torch's best run over the leader's) is decisive: no duel, and a training step whose parts add
-#: up to this much less than torch's parts is kept without racing whole steps. Run-to-run spread here is ±10-20%,
-#: so a 1.5x lead does not reverse; the duel's four calls (two of them torch's, each several of the leader's) were
-#: the largest part of a first call where the winner is far ahead.
-DECISIVE = 1.5
-
-#: torch is timed again while its runs keep falling (each under FALLING x the one before), up to WARMING runs: on a
-#: new shape oneDNN's deconvolution took 49, 5, then ~1.2 ms (DCGAN 512->256 at batch 1), so two runs made col2im
-#: (1.9 ms) look 2.6x faster where it is 1.3x slower.
-FALLING = 0.85
-WARMING = 6
-
-#: ... and a torch call under QUICK seconds runs at least three times (its second run can still be cold: 10.6 then
-#: 10.9 ms, then 1.2 ms, on that layer)
-QUICK = 0.02
-
-#: torch's first run is timed again unless it is over :data:`LONG` and this many times the lead: a first run of a
-#: 3-D training step took 522 ms where its warm calls take ~150 ms, so a long first run alone does not say torch is slow.
-REF_AGAIN = 10.0
-
-
 _lock = threading.Lock()
 
 
@@ -129,6 +94,7 @@ def clear_memory_cache() -> None:
     """Forget the in-memory choices (the file stays; the next call reads it again)."""
     autocache._memory.clear()
     _fast.clear()
+    _pending.clear()
 
 
 # (plan, dtype, device, layouts, grad, settings, threads, oneDNN) -> the choice: a call's whole lookup, one dict probe
@@ -221,14 +187,6 @@ def run(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.T
 
 
 # ---- measuring -----------------------------------------------------------------------------------------------------
-def _clock(label: str, fn: Callable[[], Any]) -> float:
-    """Seconds one call of ``fn`` takes (``label`` names what runs: a route, ``"gx:<way>"``, ``"gw:<way>"``; the
-    tests replace this function by a fake clock keyed on it)."""
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
 def gemm_rate() -> float:
     """This machine's float32 matrix-product rate in flop/s at the current thread count (:func:`measure_gemm_rate`,
     ~40 ms), measured once per machine and thread count, only when a race has a route that is not direct, and kept in
@@ -260,108 +218,19 @@ def measure_gemm_rate(size: int = 1024, repeats: int = 3) -> float:
     return 2 * size**3 / best
 
 
-def _race(
-    fns: dict[str, Callable[[], Any]],
-    ref: str | None,
-    floor: dict[str, float] | None = None,
-    firsts: dict[str, float] | None = None,
-) -> dict[str, float]:
-    """Time the candidates; returns each one's time in ms (those that raised are left out), the winner decided by
-    :func:`_winner` on them.
+def _forward_thunk(
+    choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, keep: dict | None = None
+):
+    """One no-grad call of ``choice``; with ``keep``, its output is kept there (``keep["out"]``: the choice and
+    the output), the previous run's dropped before it runs, so that no two outputs are ever alive at once."""
 
-    1. Every candidate runs once: its warm-up (oneDNN builds its kernels for a new shape on the first call, often
-       several calls' worth of time). ``floor`` (seconds, by name) skips a candidate that cannot beat a first run
-       already taken.
-    2. A second run, the measurement, goes to the two best candidates besides ``ref`` when within :data:`CONTEND`
-       of the best first run (calls over :data:`LONG` seconds: within 10%), and to ``ref`` (torch: its first run may have paid a warm-up the
-       others then shared) unless that first run is over :data:`LONG` and :data:`REF_AGAIN` times the lead; and
-       again while its runs keep falling (:data:`FALLING`, up to :data:`WARMING` runs: oneDNN can need several calls
-       on a new shape), at least three times under :data:`QUICK` seconds. A route's time is the best of its runs.
-    3. Where the leader is not ``ref`` and leads it by :data:`MARGIN`, a **duel** (:func:`_duel`) settles it: ``ref``, leader,
-       leader, ``ref`` one after the other (each pays what the other left in the caches, as in a real network where
-       layers alternate); both times become the better of their duel runs. Calls over :data:`LONG` seconds skip it,
-       and so does a leader ahead by :data:`DECISIVE` or more.
-    """
-    first: dict[str, float] = {}
-    settled: dict[str, float] = {}  # second runs taken at once (routes without a floor, where others have one)
-    for name, fn in fns.items():
-        if floor and name in floor and settled and floor[name] > min(settled.values()):
-            continue  # cannot be faster than a route already timed (its floor: the dense sum at the GEMM rate)
-        try:
-            first[name] = _clock(name, fn)
-            if floor and name not in floor:  # its warm-up is over: time it again before the floors are compared
-                settled[name] = min(first[name], _clock(name, fn))
-        except (RuntimeError, MemoryError):
-            continue
-    if firsts is not None:  # each candidate's first (cold) run, ms
-        firsts.update({n: round(1e3 * t, 4) for n, t in first.items()})
-    if not first:
-        return {}
-    runs: dict[str, list[float]] = {n: [t] for n, t in first.items()}
-    for name, t in settled.items():
-        runs[name].append(t)
-    lead = min(first.values())
-    # at most the two best first runs besides ref get a second run: a third within CONTEND is rarely the winner,
-    # and every run is part of the first call's cost
-    top = set(sorted((n for n in first if n != ref), key=first.__getitem__)[:2])
-    for name, t in first.items():
-        # a call of over LONG seconds has paid its one-time setup in a small part of its time: its first run stands
-        # as its measurement unless it is close to the lead
-        if name == ref:  # torch's first run may hold a warm-up of several of its calls: it is timed again unless
-            again = t < max(LONG, REF_AGAIN * lead)  # far behind (a second run would cost more than it can change)
-        else:
-            again = name in top and (t <= CONTEND * lead if t < LONG else t <= 1.1 * lead)
-        again = again and name not in settled
-        if again:
-            runs[name].append(_clock(name, fns[name]))
-    if ref in runs:  # torch may need several calls to warm up on a new shape: time it until it stops falling
-        r = runs[ref]
-        while len(r) < WARMING and r[-1] < LONG:
-            falling = len(r) >= 2 and r[-1] < FALLING * r[-2]
-            if not (falling or (len(r) < 3 and min(r) < QUICK)):
-                break
-            r.append(_clock(ref, fns[ref]))
-    best = {n: min(r) for n, r in runs.items()}
-    others = [n for n in best if n != ref]
-    if ref in best and others:
-        leader = min(others, key=best.__getitem__)
-        close = best[leader] * (1 + _margin(best[leader])) < best[ref] < DECISIVE * best[leader]
-        if close and best[leader] < LONG:
-            duel = _duel(fns, ref, leader)
-            return {n: round(1e3 * t, 4) for n, t in best.items()} | duel
-    return {n: round(1e3 * t, 4) for n, t in best.items()}
-
-
-def _duel(fns: dict[str, Callable[[], Any]], ref: str, other: str) -> dict[str, float]:
-    """``ref``, ``other``, ``other``, ``ref`` one after the other; each one's time (ms) is the better of its two.
-    Where one raises, only the other's time is returned."""
-    times: dict[str, list[float]] = {ref: [], other: []}
-    for n in (ref, other, other, ref):
-        if n in times:
-            try:
-                times[n].append(_clock(n, fns[n]))
-            except (RuntimeError, MemoryError):
-                del times[n]
-    return {n: round(1e3 * min(t), 4) for n, t in times.items()}
-
-
-def _margin(seconds: float) -> float:
-    """:data:`MARGIN`, or :data:`SHORT_MARGIN` for calls under :data:`SHORT` seconds."""
-    return SHORT_MARGIN if seconds < SHORT else MARGIN
-
-
-def _winner(ms: dict[str, float], ref: str) -> str:
-    """The fastest; ``ref`` (torch) unless another is faster by the margin (:func:`_margin`)."""
-    winner = min(ms, key=ms.__getitem__)
-    if ref in ms and ms[ref] <= ms[winner] * (1 + _margin(ms[winner] / 1e3)):
-        return ref
-    return winner
-
-
-def _forward_thunk(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None):
     def call() -> None:
+        if keep is not None:
+            keep.clear()
         with torch.no_grad():
-            run(choice, plan, x, w, b)
+            y = run(choice, plan, x, w, b)
+        if keep is not None:
+            keep["out"] = (choice, y)
 
     return call
 
@@ -382,29 +251,56 @@ def _floor(plan: Plan, grad: bool) -> float:
     return plan.flops * (3 if grad else 1) / (1.5 * gemm_rate())
 
 
-def _measure(
-    plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool, candidates: list[Choice]
-) -> Choice:
-    """The fastest candidate (:func:`_race`), torch on a near-tie; where gradients are needed, whole training steps
-    (forward + backward), for the plans :func:`_measure_parts` does not cover. A route that is not direct runs
-    first; the direct ones are skipped when even their floor (the dense sum at the GEMM rate) is slower."""
-    if len(candidates) == 1:  # nothing to compare (a depthwise layer: torch alone is worth timing): no runs
-        return candidates[0]
-    thunk = _step_thunk if grad else _forward_thunk
-    # routes that are not direct (the FFT) run first: where one is far ahead, the direct ones need not run at all
-    ordered = sorted(candidates, key=lambda c: c.route.direct)
-    by_name = {c.route.name: c for c in ordered}
-    floor = None
-    if not all(c.route.direct for c in ordered):
-        seconds = _floor(plan, grad)
-        floor = {c.route.name: seconds for c in ordered if c.route.direct}
-    firsts: dict[str, float] = {}
-    fns = {n: thunk(c, plan, x, w, b) for n, c in by_name.items()}
-    ms = _race(fns, "torch" if "torch" in by_name else None, floor, firsts)
-    if not ms:
-        raise RuntimeError(f"every route failed on {plan.describe()}")
-    winner = _winner(ms, "torch")
-    return dataclasses.replace(by_name[winner], measured=True, ms=ms, cold_ms=firsts.get(winner))
+class _Race:
+    """The race between one layer's ``candidates`` (:mod:`tconv.ops.race`), on whatever tensors each
+    :meth:`play` is given: to its end at once (:func:`choose`), or one round per call (:func:`call`: a layer's
+    measuring is spread over its first calls, each of which returns the output of its round's last run). A route
+    that is not direct runs first; the direct ones are skipped when even their floor (the dense sum at the GEMM
+    rate) is slower. ``choice`` is set once the race is over: the fastest, torch on a near-tie."""
+
+    def __init__(self, plan: Plan, grad: bool, candidates: list[Choice]) -> None:
+        self.plan, self.grad = plan, grad
+        # routes that are not direct (the FFT) run first: where one is far ahead, the direct ones need not run
+        ordered = sorted(candidates, key=lambda c: c.route.direct)
+        self.by_name = {c.route.name: c for c in ordered}
+        self.firsts: dict[str, float] = {}  # each candidate's first (cold) run, ms
+        self.choice: Choice | None = None
+        if len(candidates) == 1:  # nothing to compare (a depthwise layer: torch alone is worth timing): no runs
+            self.choice = candidates[0]
+            return
+        floor = None
+        if not all(c.route.direct for c in ordered):
+            seconds = _floor(plan, grad)
+            floor = {c.route.name: seconds for c in ordered if c.route.direct}
+        ref = "torch" if "torch" in self.by_name else None
+        self._player = race.Player(race.steps(list(self.by_name), ref, floor, self.firsts))
+
+    def play(
+        self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, one_round: bool = False
+    ) -> tuple[Choice, torch.Tensor] | None:
+        """Run the race on these tensors to its end, or (``one_round``) to the end of the current round; then
+        the last run's choice and output (``one_round`` only, where it ran and returned)."""
+        keep: dict | None = {} if one_round else None
+        if self.choice is None:
+            if self.grad:
+                fns = {n: _step_thunk(c, self.plan, x, w, b) for n, c in self.by_name.items()}
+            else:
+                fns = {n: _forward_thunk(c, self.plan, x, w, b, keep) for n, c in self.by_name.items()}
+            self._player.play(fns, one_round)
+            if self._player.done:
+                ms = self._player.result
+                if not ms:
+                    raise RuntimeError(f"every route failed on {self.plan.describe()}")
+                name = race.winner(ms, "torch")
+                self.choice = dataclasses.replace(
+                    self.by_name[name], measured=True, ms=ms, cold_ms=self.firsts.get(name)
+                )
+        return None if keep is None else keep.get("out")
+
+    @property
+    def leader(self) -> Choice:
+        """The winner once the race is over; before, the candidate with the best run so far."""
+        return self.choice or self.by_name[self._player.leader or next(iter(self.by_name))]
 
 
 def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, forward: Choice) -> Choice:
@@ -421,13 +317,13 @@ def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
     floor = _floor(plan, False) if "fft" in GRAD_INPUT and GRAD_INPUT["fft"][1](plan) else None
     firsts: dict[str, float] = {}  # each way's first (cold) run, ms
 
-    def race(ways: dict, part: str) -> dict[str, float]:
+    def part_race(ways: dict, part: str) -> dict[str, float]:
         fns = {f"{part}:{n}": (lambda f=f: f(plan, gy, xd, wd)) for n, (f, ok) in ways.items() if ok(plan)}
         fns = dict(sorted(fns.items(), key=lambda kv: not kv[0].endswith(":fft")))
         bounds = None if floor is None else {n: floor for n in fns if not n.endswith(":fft")}
-        return _race(fns, f"{part}:torch", bounds, firsts)
+        return race.race(fns, f"{part}:torch", bounds, firsts)
 
-    gx_ms, gw_ms = race(GRAD_INPUT, "gx"), race(GRAD_WEIGHT, "gw")
+    gx_ms, gw_ms = part_race(GRAD_INPUT, "gx"), part_race(GRAD_WEIGHT, "gw")
     fwd_ms = forward.ms
     if forward.route.name == "torch" and "torch" not in fwd_ms:  # torch alone was worth timing: the same forward
         fwd_ms = {"torch": 0.0}  # on both sides, so the gradient parts alone decide
@@ -439,8 +335,8 @@ def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
     torch_choice = Choice(get_route("torch"), measured=True, ms=ms)
     if not gx_ms or not gw_ms or "torch" not in fwd_ms or "gx:torch" not in gx_ms or "gw:torch" not in gw_ms:
         return torch_choice
-    gx, gw = _winner(gx_ms, "gx:torch"), _winner(gw_ms, "gw:torch")
-    t_bias = 1e3 * _clock("gb", lambda: grad_bias(plan, gy)) if b is not None else 0.0
+    gx, gw = race.winner(gx_ms, "gx:torch"), race.winner(gw_ms, "gw:torch")
+    t_bias = 1e3 * race._clock("gb", lambda: grad_bias(plan, gy)) if b is not None else 0.0
     torch_parts = fwd_ms["torch"] + gx_ms["gx:torch"] + gw_ms["gw:torch"]
     mine = fwd_ms[forward.route.name] + gx_ms[gx] + gw_ms[gw] + t_bias
     if mine * (1 + MARGIN) > torch_parts + t_bias:  # the parts do not promise a win by the margin: torch
@@ -463,12 +359,12 @@ def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
         "step:split": _step_thunk(split, plan, xs, ws, bs),
     }
     try:
-        _clock("step:torch", fns["step:torch"])
+        race._clock("step:torch", fns["step:torch"])
     except (RuntimeError, MemoryError):
         return split
-    steps = _duel(fns, "step:torch", "step:split")
+    steps = race.duel(fns, "step:torch", "step:split")
     ms.update(steps)
-    if "step:split" not in steps or _winner(steps, "step:torch") != "step:split":
+    if "step:split" not in steps or race.winner(steps, "step:torch") != "step:split":
         return torch_choice
     return split
 
@@ -519,22 +415,103 @@ def _budget_error(plan: Plan, dtype: torch.dtype, limit: float, avail: int | Non
     )
 
 
+def _needs_grad(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w, b))
+
+
+def _fast_key(plan: Plan, x: torch.Tensor, w: torch.Tensor, grad: bool, s: Settings) -> tuple:
+    k = (plan, x.dtype, x.device.type, _layout(x, plan.nd), _layout(w, plan.nd), grad, s)
+    return k + (torch.get_num_threads(), torch.backends.mkldnn.enabled)
+
+
 def choose(
     plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None, grad: bool | None = None
 ) -> Choice:
-    """The route "auto" runs for this call: from the cache, by measuring now, or by the heuristic (see above)."""
+    """The route "auto" runs for this call: from the cache, by measuring now (a race that :func:`call` began is
+    played to its end), or by the heuristic (see above)."""
     if grad is None:
-        grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w, b))
+        grad = _needs_grad(x, w, b)
     s = current()
-    fast_key = (plan, x.dtype, x.device.type, _layout(x, plan.nd), _layout(w, plan.nd), grad, s)
-    fast_key += (torch.get_num_threads(), torch.backends.mkldnn.enabled)
+    fast_key = _fast_key(plan, x, w, grad, s)
     choice = _fast.get(fast_key)
     if choice is None:
-        choice = _choose(plan, x, w, b, grad, s)
-        if len(_fast) > 4096:
-            _fast.clear()
-        _fast[fast_key] = choice
+        choice = _choose(plan, x, w, b, grad, s, fast_key)
+        _remember(fast_key, choice)
     return _exact_for_input(choice, plan, x, w, grad)
+
+
+def chosen(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> Choice | None:
+    """The choice already made for this call (in this process), or None: nothing is measured or looked up."""
+    return _fast.get(_fast_key(plan, x, w, _needs_grad(x, w, b), current()))
+
+
+def measuring(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> bool:
+    """Whether this call's layer is being measured by :func:`call`: its race has begun and is not over."""
+    return _fast_key(plan, x, w, _needs_grad(x, w, b), current()) in _pending
+
+
+def call(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """What "auto" computes: the chosen route's output (:func:`choose`, :func:`run`). A layer measured without
+    gradients spreads its race over its first calls, one round each (every candidate's first run; the second runs;
+    a duel where one is needed): each such call returns the output of its round's last run, so no single call pays
+    the whole race. Calls that need gradients race at once."""
+    grad = _needs_grad(x, w, b)
+    s = current()
+    fast_key = _fast_key(plan, x, w, grad, s)
+    choice = _fast.get(fast_key)
+    if choice is None and not grad and _measures(plan, x, s):
+        y = _measuring_round(fast_key, plan, x, w, b)
+        if y is not None:
+            return y
+    return run(choose(plan, x, w, b, grad), plan, x, w, b)
+
+
+# races begun by :func:`call` and not over, by the key of :data:`_fast`
+_pending: dict[tuple, _Race] = {}
+
+
+def _measuring_round(
+    fast_key: tuple, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
+) -> torch.Tensor | None:
+    """One round of this layer's race on this call's tensors, and the call's output; None where nothing is to be
+    measured (a choice in the cache, a lone candidate): :func:`choose` then has it."""
+    k = key(plan, x, w, False)
+    with _lock:
+        r = _pending.get(fast_key)
+        if r is None:
+            budget, avail = _limit(plan, x.dtype, x.device, False)
+            if _cached(k, plan, x.dtype, False, budget) is not None:
+                return None
+            r = _Race(plan, False, _candidates(plan, x.dtype, False, budget, avail))
+            if r.choice is not None:
+                _settle(k, r.choice)
+                _remember(fast_key, r.choice)
+                return None
+            _pending[fast_key] = r
+        last = r.play(x, w, b, one_round=True)
+        if r.choice is not None:
+            del _pending[fast_key]
+            _settle(k, r.choice)
+            _remember(fast_key, r.choice)
+    # the round's last run is the output, unless it did not run (a fake clock, an error) or its route departs
+    # from the definition on this input's NaN or inf: then the leader (or the exact route) runs once more
+    ran, y = last if last is not None else (None, None)
+    use = _exact_for_input(ran or r.leader, plan, x, w, False)
+    return y if use is ran else run(use, plan, x, w, b)
+
+
+def _remember(fast_key: tuple, choice: Choice) -> None:
+    if len(_fast) > 4096:
+        _fast.clear()
+    _fast[fast_key] = choice
+
+
+def _settle(k: str, choice: Choice) -> None:
+    """Keep a measured choice in the cache file."""
+    entry = {"route": choice.route.name, "chunks": choice.chunks, "ms": choice.ms}
+    if choice.gx is not None:
+        entry.update(gx=choice.gx, gw=choice.gw)
+    _store(k, entry)
 
 
 def _all_finite(x: torch.Tensor) -> bool:
@@ -561,7 +538,15 @@ def _exact_for_input(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tenso
     return _heuristic(plan, x.dtype, grad, budget, avail, exact_only=True)
 
 
-def _choose(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool, s: Settings) -> Choice:
+def _measures(plan: Plan, x: torch.Tensor, s: Settings) -> bool:
+    """Whether this call's route is measured (else the heuristic, or torch on a tiny call, decides)."""
+    work = plan.flops + 16 * (math.prod(plan.input_shape) + math.prod(plan.output_shape))
+    return s.enabled and work >= s.min_work and not torch.compiler.is_compiling() and x.device.type == "cpu"
+
+
+def _choose(
+    plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool, s: Settings, fast_key: tuple
+) -> Choice:
     work = plan.flops + 16 * (math.prod(plan.input_shape) + math.prod(plan.output_shape))
     compiling = torch.compiler.is_compiling()
     budget, avail = _limit(plan, x.dtype, x.device, compiling)
@@ -570,12 +555,13 @@ def _choose(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
         torch_route = get_route("torch")
         if _fit(torch_route, plan, x.dtype, grad, budget) is not None:
             return Choice(torch_route)
-    if not s.enabled or work < s.min_work or compiling or x.device.type != "cpu":
+    if not _measures(plan, x, s):
         return _heuristic(plan, x.dtype, grad, budget, avail)
     k = key(plan, x, w, grad)
     with _lock:
         hit = _cached(k, plan, x.dtype, grad, budget)
         if hit is not None:
+            _pending.pop(fast_key, None)
             return hit
         from .training import split_applies  # noqa: PLC0415
 
@@ -583,12 +569,11 @@ def _choose(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
             forward = _forward_choice(plan, x, w, b, budget, avail)
             choice = _measure_parts(plan, x, w, b, forward)
         else:
-            candidates = _candidates(plan, x.dtype, grad, budget, avail)
-            choice = _measure(plan, x.detach() if not grad else x, w, b, grad, candidates)
-        entry = {"route": choice.route.name, "chunks": choice.chunks, "ms": choice.ms}
-        if choice.gx is not None:
-            entry.update(gx=choice.gx, gw=choice.gw)
-        _store(k, entry)
+            r = _pending.pop(fast_key, None) or _Race(plan, grad, _candidates(plan, x.dtype, grad, budget, avail))
+            r.play(x.detach() if not grad else x, w, b)
+            assert r.choice is not None
+            choice = r.choice
+        _settle(k, choice)
     return choice
 
 
@@ -620,13 +605,18 @@ def _candidates(plan: Plan, dtype: torch.dtype, grad: bool, budget: float, avail
 def _forward_choice(
     plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, budget: float, avail: int | None
 ) -> Choice:
-    """The no-grad winner for this layer (the inference key): from the cache, or measured now and stored, so that
-    a training step's forward and the same layer's evaluation share one measurement."""
+    """The no-grad winner for this layer (the inference key): from the cache, or measured now and stored (a race
+    that :func:`call` began is played to its end), so that a training step's forward and the same layer's
+    evaluation share one measurement."""
     k = key(plan, x, w, False)
     hit = _cached(k, plan, x.dtype, False, budget)
     if hit is not None:
         return hit
     xd, wd, bd = x.detach(), w.detach(), None if b is None else b.detach()
-    choice = _measure(plan, xd, wd, bd, False, _candidates(plan, x.dtype, False, budget, avail))
-    _store(k, {"route": choice.route.name, "chunks": choice.chunks, "ms": choice.ms})
-    return choice
+    inference_key = _fast_key(plan, xd, wd, False, current())
+    r = _pending.pop(inference_key, None) or _Race(plan, False, _candidates(plan, x.dtype, False, budget, avail))
+    r.play(xd, wd, bd)
+    assert r.choice is not None
+    _settle(k, r.choice)
+    _remember(inference_key, r.choice)
+    return r.choice

@@ -45,7 +45,7 @@ def auto(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -
         from . import autotune  # noqa: PLC0415  (imported on first use: it reads the registry)
 
         _autotune = autotune
-    return _autotune.run(_autotune.choose(plan, x, w, b), plan, x, w, b)
+    return _autotune.call(plan, x, w, b)
 
 
 _autotune: Any = None
@@ -159,7 +159,8 @@ def conv_transpose(
                 y = direct[1](xt, weight, bias, *direct[2])
             else:
                 y = boundary.run(auto, plan, xt, weight, bias, method, check=False)
-                if _autotune.choose(plan, xt, weight, bias).is_plain_torch:
+                c = _autotune.chosen(plan, xt, weight, bias)  # None while the layer is being measured
+                if c is not None and c.is_plain_torch:
                     direct[slot] = _state()
             return y.squeeze(0) if unbatched else y
         y = boundary.run(get_method(method), plan, xt, weight, bias, method, check=not small)
