@@ -10,9 +10,10 @@ results.
 Per row (a layer at a batch size, inference or a training step = forward + backward for input, weight and bias):
 
 * **first calls**: auto's cache is empty (a private temporary ``TCONV_CACHE_DIR``), so its first calls measure the
-  candidate routes: a training step races them all in its first call; without gradients the race is spread over
-  the layer's first calls, one round each (every route's first run; the second runs; a duel where one is needed),
-  each returning its round's last output. The first call's time ÷ one warm call is *auto 1st*. A measuring call's
+  candidate routes, spread over the layer's first calls: without gradients one round of the race each (every
+  route's first run; the second runs; a duel where one is needed), each returning its round's last output; a
+  training step one stage each (a round of the forward race; the input-gradient ways; the weight-gradient ways;
+  whole steps where needed), each computed by torch meanwhile. The first call's time ÷ one warm call is *auto 1st*. A measuring call's
   *overhead of measuring* is its time less what a call without measuring pays (the first call: the winner's own
   first, cold run in the race; a later one: one warm call), ÷ one warm call; the row's is the largest over its
   measuring calls, shown with their number and their total;
@@ -323,7 +324,10 @@ def measure_row(layer: Layer, n: int, seconds: float, min_runs: int) -> dict:
         del ref
         choice = autotune.choose(plan, x, w, b)
         pair = time_pair(torch_call, auto_call, seconds, min_runs)
-    cold = choice.cold_ms if choice.cold_ms is not None else pair["auto_ms"]
+    # a training step's parts first run in different measuring calls (its cold_ms adds them up): each of its calls is
+    # counted less one warm call, which overstates the first call's overhead by the winner's one-time setup
+    cold_ms = None if layer.train else choice.cold_ms
+    cold = cold_ms if cold_ms is not None else pair["auto_ms"]
     over = [1e3 * first - cold] + [1e3 * t - pair["auto_ms"] for t in later]
     route = choice.route.name
     if choice.gx is not None:
@@ -342,9 +346,9 @@ def measure_row(layer: Layer, n: int, seconds: float, min_runs: int) -> dict:
         "first_call_ms": 1e3 * first,
         "first_call_x": 1e3 * first / pair["auto_ms"],
         "first_call_x_torch": 1e3 * first / pair["torch_ms"],
-        # the winner's own first (cold) run in the race, which a call without measuring pays too (None where the race
-        # did not time the winner's parts: one warm call stands for it then)
-        "cold_ms": choice.cold_ms,
+        # the winner's own first (cold) run in the race, which a call without measuring pays too (None for a training
+        # step, or where the race did not time the winner: one warm call stands for it then)
+        "cold_ms": cold_ms,
         # what measuring added to each of the layer's measuring calls: less the winner's cold run (the first call)
         # or one warm call (the later ones), in warm calls; the largest, and the total over those calls
         "measuring_calls_ms": [1e3 * first] + [1e3 * t for t in later],
@@ -593,8 +597,9 @@ def render(result: dict) -> str:
         "`make bench` (`bench/run.py`; the command used for these numbers is below). float32, torch's default thread "
         "count, glibc's default allocator. Per row: torch's own first call on the shape comes first (its one-time setup, "
         "which every torch user pays: *torch 1st*, as a multiple of a warm torch call); then auto's first calls, with "
-        "an empty cache, measure the candidate routes (`tconv.ops.autotune`: a training step in its first call, "
-        "a layer without gradients one round of the race per call, each call returning a real result) (*auto 1st*: "
+        "an empty cache, measure the candidate routes (`tconv.ops.autotune`, spread over the layer's first calls: "
+        "one round of the race per call without gradients, one stage per call for a training step; each call returns "
+        "a real result) (*auto 1st*: "
         "the first call, as a multiple of one warm auto call; it comes after torch's first call, so the torch runs in its race find "
         "torch's kernels built: on a shape nothing has run yet it also pays torch's setup, the *torch 1st* column, "
         "and the race times torch until its runs stop falling). Then torch and auto **alternate call by call** (which goes first alternates "
@@ -678,17 +683,18 @@ def render(result: dict) -> str:
         f"- Largest peak memory of auto relative to torch: **{s['peak_x']:.2f}×** on {p['layer']} N={p['batch']} "
         f"({_mb(p['peak_auto'])} MB vs {_mb(p['peak_torch'])} MB; target ≤ {TARGETS['peak']}×: "
         f"{_check(s['peak_x'] <= TARGETS['peak'])}).",
-        "- Overhead of measuring, per call: without gradients auto spreads a layer's race over its first calls, one "
-        "round each (every route's first run; the second runs; a duel where one is needed), each returning a real "
-        "result; a training step races at once. A call's overhead is its time less what a call without measuring "
+        "- Overhead of measuring, per call: auto spreads a layer's measuring over its first calls, each returning a "
+        "real result: without gradients one round of the race each (every route's first run; the second runs; a duel "
+        "where one is needed), a training step one stage each (a round of the forward race; the input-gradient ways; "
+        "the weight-gradient ways; whole steps where the parts do not decide). A call's overhead is its time less what a call without measuring "
         "pays (the first call: the winner's own first, cold run in the race; a later call: one warm call), in warm "
         f"calls; *(k calls, T×)*: the race took k calls, T in all. Largest **{_measuring(m):.1f}×** on {m['layer']} "
         f"N={m['batch']} "
         f"(target ≤ {TARGETS['first_call']:.0f}×: {_check(_measuring(m) <= TARGETS['first_call'])}); "
         f"{len(s['first_over'])} of {len(result['rows'])} rows over {TARGETS['first_call']:.0f}×"
         + (" (" + ", ".join(_first_label(r) for r in s["first_over"]) + ")" if s["first_over"] else "")
-        + ". †: the winner's cold run is not known (a training step that kept torch's, or a lone candidate not "
-        "timed): the first call less one warm call. The whole first call (*auto 1st*) holds the winner's one-time "
+        + ". †: the winner's cold run is not subtracted (a training step, whose parts first run in different "
+        "measuring calls, or a lone candidate not timed): every measuring call less one warm call. The whole first call (*auto 1st*) holds the winner's one-time "
         f"setup too (oneDNN building kernels for a new shape, an FFT's plans for a new size): largest "
         f"**{f['first_call_x']:.1f}×** one warm call on {f['layer']} N={f['batch']} ({f['first_call_ms']:.0f} ms; "
         f"{f['first_call_x_torch']:.1f}× one torch call there, whose own first call was "

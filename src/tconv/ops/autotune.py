@@ -80,6 +80,9 @@ __all__ = [
     "key",
     "budget_bytes",
     "choose",
+    "chosen",
+    "measuring",
+    "call",
     "run",
     "clear_memory_cache",
     "gemm_rate",
@@ -303,70 +306,137 @@ class _Race:
         return self.choice or self.by_name[self._player.leader or next(iter(self.by_name))]
 
 
-def _measure_parts(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, forward: Choice) -> Choice:
-    """A training step assembled from the fastest part of each (:mod:`tconv.ops.training`): the forward route is
-    ``forward`` (the no-grad winner), the input and weight gradients are raced apart. The assembly is considered
-    only when its parts add up to less than torch's parts by :data:`MARGIN`; it is kept at once when they are
-    :data:`DECISIVE` times less, else when it wins a duel of whole steps."""
-    from .training import GRAD_INPUT, GRAD_WEIGHT, grad_bias  # noqa: PLC0415
+class _Parts:
+    """A training step assembled from the fastest part of each (:mod:`tconv.ops.training`), measured in stages: the
+    forward route (the no-grad winner: from the cache, or its race, one round per stage), the input-gradient ways,
+    the weight-gradient ways, then (where needed) whole steps. The assembly is considered only when its parts add up
+    to less than torch's parts by :data:`MARGIN`; it is kept at once when they are :data:`DECISIVE` times less, else
+    when it wins a duel of whole steps. :meth:`play` runs every stage, or one (a measuring call's share)."""
 
-    xd, wd = x.detach(), w.detach()
-    gy = torch.randn(plan.output_shape, dtype=x.dtype, device=x.device)
-    # as in the forward race: the FFT ways first; where they are far ahead the direct ways (each a dense sum as
-    # large as the forward's) are not run, and the floor stands in for torch's time
-    floor = _floor(plan, False) if "fft" in GRAD_INPUT and GRAD_INPUT["fft"][1](plan) else None
-    firsts: dict[str, float] = {}  # each way's first (cold) run, ms
+    def __init__(self, plan: Plan, budget: float, avail: int | None) -> None:
+        from .training import GRAD_INPUT  # noqa: PLC0415
 
-    def part_race(ways: dict, part: str) -> dict[str, float]:
+        self.plan, self.budget, self.avail = plan, budget, avail
+        self.forward: Choice | None = None
+        self._forward_race: _Race | None = None
+        self.gx_ms: dict[str, float] | None = None
+        self.gw_ms: dict[str, float] | None = None
+        self.firsts: dict[str, float] = {}  # each gradient way's first (cold) run, ms
+        self.choice: Choice | None = None
+        self._split: Choice | None = None  # the assembly, where whole steps are still to decide
+        # as in the forward race: the FFT ways first; where they are far ahead the direct ways (each a dense sum as
+        # large as the forward's) are not run, and the floor stands in for torch's time
+        self.floor = _floor(plan, False) if "fft" in GRAD_INPUT and GRAD_INPUT["fft"][1](plan) else None
+
+    def play(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, one_round: bool = False) -> None:
+        """Measure on these tensors: every stage left, or (``one_round``) the next one."""
+        xd, wd, bd = x.detach(), w.detach(), None if b is None else b.detach()
+        while self.choice is None:
+            ran = self._stage(x, w, b, xd, wd, bd, one_round)
+            if one_round and ran:
+                return
+
+    def _stage(self, x, w, b, xd, wd, bd, one_round: bool) -> bool:
+        """The next stage; whether it ran anything."""
+        from .training import GRAD_INPUT, GRAD_WEIGHT  # noqa: PLC0415
+
+        plan = self.plan
+        if self.forward is None:
+            k = key(plan, xd, wd, False)
+            hit = _cached(k, plan, x.dtype, False, self.budget)
+            if hit is not None:
+                self.forward = hit
+                return False
+            fast_key = _fast_key(plan, xd, wd, False, current())
+            if self._forward_race is None:  # a race that the layer's no-grad calls began goes on here
+                cands = _candidates(plan, x.dtype, False, self.budget, self.avail)
+                self._forward_race = _pending.pop(fast_key, None) or _Race(plan, False, cands)
+            r = self._forward_race
+            ran = r.choice is None
+            r.play(xd, wd, bd, one_round)
+            if r.choice is not None:
+                self.forward = r.choice
+                _settle(k, r.choice)
+                _remember(fast_key, r.choice)
+            return ran
+        if self.gx_ms is None:
+            self.gx_ms = self._race_part(GRAD_INPUT, "gx", xd, wd)
+            return True
+        if self.gw_ms is None:
+            self.gw_ms = self._race_part(GRAD_WEIGHT, "gw", xd, wd)
+            self._decide(b)
+            return True
+        self._duel(x, w, b)
+        return True
+
+    def _race_part(self, ways: dict, part: str, xd: torch.Tensor, wd: torch.Tensor) -> dict[str, float]:
+        plan = self.plan
+        gy = torch.randn(plan.output_shape, dtype=xd.dtype, device=xd.device)
         fns = {f"{part}:{n}": (lambda f=f: f(plan, gy, xd, wd)) for n, (f, ok) in ways.items() if ok(plan)}
         fns = dict(sorted(fns.items(), key=lambda kv: not kv[0].endswith(":fft")))
-        bounds = None if floor is None else {n: floor for n in fns if not n.endswith(":fft")}
-        return race.race(fns, f"{part}:torch", bounds, firsts)
+        bounds = None if self.floor is None else {n: self.floor for n in fns if not n.endswith(":fft")}
+        return race.race(fns, f"{part}:torch", bounds, self.firsts)
 
-    gx_ms, gw_ms = part_race(GRAD_INPUT, "gx"), part_race(GRAD_WEIGHT, "gw")
-    fwd_ms = forward.ms
-    if forward.route.name == "torch" and "torch" not in fwd_ms:  # torch alone was worth timing: the same forward
-        fwd_ms = {"torch": 0.0}  # on both sides, so the gradient parts alone decide
-    ms = {**forward.ms, **gx_ms, **gw_ms}
-    if floor is not None:  # torch's parts not run: at least their floor
-        fwd_ms = {"torch": 1e3 * floor, **fwd_ms}
-        gx_ms = {"gx:torch": 1e3 * floor, **gx_ms} if gx_ms else gx_ms
-        gw_ms = {"gw:torch": 1e3 * floor, **gw_ms} if gw_ms else gw_ms
-    torch_choice = Choice(get_route("torch"), measured=True, ms=ms)
-    if not gx_ms or not gw_ms or "torch" not in fwd_ms or "gx:torch" not in gx_ms or "gw:torch" not in gw_ms:
-        return torch_choice
-    gx, gw = race.winner(gx_ms, "gx:torch"), race.winner(gw_ms, "gw:torch")
-    t_bias = 1e3 * race._clock("gb", lambda: grad_bias(plan, gy)) if b is not None else 0.0
-    torch_parts = fwd_ms["torch"] + gx_ms["gx:torch"] + gw_ms["gw:torch"]
-    mine = fwd_ms[forward.route.name] + gx_ms[gx] + gw_ms[gw] + t_bias
-    if mine * (1 + MARGIN) > torch_parts + t_bias:  # the parts do not promise a win by the margin: torch
-        return torch_choice
-    # cold: the forward's first run where it was measured just now (else it ran before: its warm time), and the
-    # gradient ways' first runs
-    fwd_cold = forward.cold_ms if forward.cold_ms is not None else fwd_ms[forward.route.name]
-    cold = fwd_cold + firsts.get(gx, gx_ms[gx]) + firsts.get(gw, gw_ms[gw]) + t_bias
-    split = Choice(forward.route, forward.chunks, measured=True, ms=ms, gx=gx[3:], gw=gw[3:], cold_ms=cold)
-    if DECISIVE * mine < torch_parts + t_bias:  # far ahead: whole steps would not reverse it
-        return split
-    # the parts promise a win, but not a decisive one: whole steps decide (autograd's own costs are in neither sum;
-    # a promise within the runs' spread, U-Net 512->256 at batch 8, lost 5% once chosen on a lucky duel)
-    xs, ws = x.detach().requires_grad_(x.requires_grad), w.detach().requires_grad_(w.requires_grad)
-    bs = None if b is None else b.detach().requires_grad_(b.requires_grad)
-    # the split's kernels all ran in the parts' races; torch's whole step (one backward call for both gradients) may
-    # not have: one step of torch's to warm it up, then the duel (torch, split, split, torch)
-    fns = {
-        "step:torch": _step_thunk(torch_choice, plan, xs, ws, bs),
-        "step:split": _step_thunk(split, plan, xs, ws, bs),
-    }
-    try:
-        race._clock("step:torch", fns["step:torch"])
-    except (RuntimeError, MemoryError):
-        return split
-    steps = race.duel(fns, "step:torch", "step:split")
-    ms.update(steps)
-    if "step:split" not in steps or race.winner(steps, "step:torch") != "step:split":
-        return torch_choice
-    return split
+    def _decide(self, b: torch.Tensor | None) -> None:
+        """From the parts' times: torch, the assembly at once, or whole steps to race (:meth:`_duel`)."""
+        from .training import grad_bias  # noqa: PLC0415
+
+        plan, forward = self.plan, self.forward
+        assert forward is not None and self.gx_ms is not None and self.gw_ms is not None
+        gx_ms, gw_ms, fwd_ms = self.gx_ms, self.gw_ms, forward.ms
+        if forward.route.name == "torch" and "torch" not in fwd_ms:  # torch alone was worth timing: the same
+            fwd_ms = {"torch": 0.0}  # forward on both sides, so the gradient parts alone decide
+        ms = {**forward.ms, **gx_ms, **gw_ms}
+        if self.floor is not None:  # torch's parts not run: at least their floor
+            fwd_ms = {"torch": 1e3 * self.floor, **fwd_ms}
+            gx_ms = {"gx:torch": 1e3 * self.floor, **gx_ms} if gx_ms else gx_ms
+            gw_ms = {"gw:torch": 1e3 * self.floor, **gw_ms} if gw_ms else gw_ms
+        self.choice = Choice(get_route("torch"), measured=True, ms=ms)
+        if not gx_ms or not gw_ms or "torch" not in fwd_ms or "gx:torch" not in gx_ms or "gw:torch" not in gw_ms:
+            return
+        gx, gw = race.winner(gx_ms, "gx:torch"), race.winner(gw_ms, "gw:torch")
+        t_bias = 0.0
+        if b is not None:
+            gy = torch.randn(plan.output_shape, dtype=b.dtype, device=b.device)
+            t_bias = 1e3 * race._clock("gb", lambda: grad_bias(plan, gy))
+        torch_parts = fwd_ms["torch"] + gx_ms["gx:torch"] + gw_ms["gw:torch"] + t_bias
+        mine = fwd_ms[forward.route.name] + gx_ms[gx] + gw_ms[gw] + t_bias
+        if mine * (1 + MARGIN) > torch_parts:  # the parts do not promise a win by the margin: torch
+            return
+        # cold: the forward's first run where it was measured just now (else it ran before: its warm time), and the
+        # gradient ways' first runs
+        fwd_cold = forward.cold_ms if forward.cold_ms is not None else fwd_ms[forward.route.name]
+        cold = fwd_cold + self.firsts.get(gx, gx_ms[gx]) + self.firsts.get(gw, gw_ms[gw]) + t_bias
+        split = Choice(forward.route, forward.chunks, measured=True, ms=ms, gx=gx[3:], gw=gw[3:], cold_ms=cold)
+        if DECISIVE * mine < torch_parts:  # far ahead: whole steps would not reverse it
+            self.choice = split
+            return
+        # the parts promise a win, but not a decisive one: whole steps decide (autograd's own costs are in neither
+        # sum; a promise within the runs' spread, U-Net 512->256 at batch 8, lost 5% once chosen on a lucky duel)
+        self.choice, self._split = None, split
+
+    def _duel(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> None:
+        """Whole steps, torch's against the assembly's: the split's kernels all ran in the parts' races; torch's
+        whole step (one backward call for both gradients) may not have: one step of torch's to warm it up, then the
+        duel (torch, split, split, torch)."""
+        split, plan = self._split, self.plan
+        assert split is not None
+        torch_choice = Choice(get_route("torch"), measured=True, ms=split.ms)
+        self.choice = split
+        xs, ws = x.detach().requires_grad_(x.requires_grad), w.detach().requires_grad_(w.requires_grad)
+        bs = None if b is None else b.detach().requires_grad_(b.requires_grad)
+        fns = {
+            "step:torch": _step_thunk(torch_choice, plan, xs, ws, bs),
+            "step:split": _step_thunk(split, plan, xs, ws, bs),
+        }
+        try:
+            race._clock("step:torch", fns["step:torch"])
+        except (RuntimeError, MemoryError):
+            return
+        steps = race.duel(fns, "step:torch", "step:split")
+        split.ms.update(steps)
+        if "step:split" not in steps or race.winner(steps, "step:torch") != "step:split":
+            self.choice = torch_choice
 
 
 def _limit(plan: Plan, dtype: torch.dtype, device: torch.device, compiling: bool) -> tuple[float, int | None]:
@@ -451,38 +521,48 @@ def measuring(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | No
 
 
 def call(plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """What "auto" computes: the chosen route's output (:func:`choose`, :func:`run`). A layer measured without
-    gradients spreads its race over its first calls, one round each (every candidate's first run; the second runs;
-    a duel where one is needed): each such call returns the output of its round's last run, so no single call pays
-    the whole race. Calls that need gradients race at once."""
+    """What "auto" computes: the chosen route's output (:func:`choose`, :func:`run`). A layer's measuring is spread
+    over its first calls, so that no single call pays all of it. Without gradients: one round of the race per call
+    (every candidate's first run; the second runs; a duel where one is needed), each call returning the output of
+    its round's last run. With gradients: one stage per call (a round of the forward race; the input-gradient ways;
+    the weight-gradient ways; whole steps where the parts do not decide), each call computed by torch."""
     grad = _needs_grad(x, w, b)
     s = current()
     fast_key = _fast_key(plan, x, w, grad, s)
     choice = _fast.get(fast_key)
-    if choice is None and not grad and _measures(plan, x, s):
-        y = _measuring_round(fast_key, plan, x, w, b)
+    if choice is None and _measures(plan, x, s):
+        y = _measuring_round(fast_key, plan, x, w, b, grad)
         if y is not None:
             return y
     return run(choose(plan, x, w, b, grad), plan, x, w, b)
 
 
-# races begun by :func:`call` and not over, by the key of :data:`_fast`
-_pending: dict[tuple, _Race] = {}
+# measurements begun by :func:`call` and not over, by the key of :data:`_fast`
+_pending: dict[tuple, _Race | _Parts] = {}
+
+
+def _measurement(plan: Plan, x: torch.Tensor, grad: bool, budget: float, avail: int | None) -> _Race | _Parts:
+    """What measures this key: a training step chosen by parts where they apply, else a race of whole calls."""
+    from .training import split_applies  # noqa: PLC0415
+
+    if grad and split_applies(plan):
+        return _Parts(plan, budget, avail)
+    return _Race(plan, grad, _candidates(plan, x.dtype, grad, budget, avail))
 
 
 def _measuring_round(
-    fast_key: tuple, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
+    fast_key: tuple, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool
 ) -> torch.Tensor | None:
-    """One round of this layer's race on this call's tensors, and the call's output; None where nothing is to be
-    measured (a choice in the cache, a lone candidate): :func:`choose` then has it."""
-    k = key(plan, x, w, False)
+    """One round of this layer's measuring on this call's tensors, and the call's output; None where nothing is to
+    be measured (a choice in the cache, a lone candidate): :func:`choose` then has it."""
+    k = key(plan, x, w, grad)
+    budget, avail = _limit(plan, x.dtype, x.device, False)
     with _lock:
         r = _pending.get(fast_key)
         if r is None:
-            budget, avail = _limit(plan, x.dtype, x.device, False)
-            if _cached(k, plan, x.dtype, False, budget) is not None:
+            if _cached(k, plan, x.dtype, grad, budget) is not None:
                 return None
-            r = _Race(plan, False, _candidates(plan, x.dtype, False, budget, avail))
+            r = _measurement(plan, x, grad, budget, avail)
             if r.choice is not None:
                 _settle(k, r.choice)
                 _remember(fast_key, r.choice)
@@ -493,6 +573,11 @@ def _measuring_round(
             del _pending[fast_key]
             _settle(k, r.choice)
             _remember(fast_key, r.choice)
+    if grad:  # the call's own output, with its graph: torch's (the heuristic's where torch does not apply)
+        torch_route = get_route("torch")
+        use = Choice(torch_route) if torch_route.applies(plan) else _heuristic(plan, x.dtype, True, budget, avail)
+        return run(_exact_for_input(use, plan, x, w, True), plan, x, w, b)
+    assert isinstance(r, _Race)
     # the round's last run is the output, unless it did not run (a fake clock, an error) or its route departs
     # from the definition on this input's NaN or inf: then the leader (or the exact route) runs once more
     ran, y = last if last is not None else (None, None)
@@ -563,16 +648,10 @@ def _choose(
         if hit is not None:
             _pending.pop(fast_key, None)
             return hit
-        from .training import split_applies  # noqa: PLC0415
-
-        if grad and split_applies(plan):
-            forward = _forward_choice(plan, x, w, b, budget, avail)
-            choice = _measure_parts(plan, x, w, b, forward)
-        else:
-            r = _pending.pop(fast_key, None) or _Race(plan, grad, _candidates(plan, x.dtype, grad, budget, avail))
-            r.play(x.detach() if not grad else x, w, b)
-            assert r.choice is not None
-            choice = r.choice
+        r = _pending.pop(fast_key, None) or _measurement(plan, x, grad, budget, avail)
+        r.play(x if grad else x.detach(), w, b)
+        assert r.choice is not None
+        choice = r.choice
         _settle(k, choice)
     return choice
 
@@ -600,23 +679,3 @@ def _candidates(plan: Plan, dtype: torch.dtype, grad: bool, budget: float, avail
     if not out:
         raise _budget_error(plan, dtype, budget, avail)
     return out
-
-
-def _forward_choice(
-    plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, budget: float, avail: int | None
-) -> Choice:
-    """The no-grad winner for this layer (the inference key): from the cache, or measured now and stored (a race
-    that :func:`call` began is played to its end), so that a training step's forward and the same layer's
-    evaluation share one measurement."""
-    k = key(plan, x, w, False)
-    hit = _cached(k, plan, x.dtype, False, budget)
-    if hit is not None:
-        return hit
-    xd, wd, bd = x.detach(), w.detach(), None if b is None else b.detach()
-    inference_key = _fast_key(plan, xd, wd, False, current())
-    r = _pending.pop(inference_key, None) or _Race(plan, False, _candidates(plan, x.dtype, False, budget, avail))
-    r.play(xd, wd, bd)
-    assert r.choice is not None
-    _settle(k, r.choice)
-    _remember(inference_key, r.choice)
-    return r.choice
