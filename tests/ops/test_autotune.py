@@ -597,3 +597,22 @@ def test_a_training_layer_is_measured_one_stage_per_call(monkeypatch):
     assert all(r == {"forward"} for r in rounds[:-3]) and len(rounds) >= 5  # the forward race: rounds of its own
     c = autotune.choose(plan, x, w)
     assert (c.route.name, c.gx, c.gw) == ("gemm", "conv", "gemm")
+
+
+def test_training_calls_far_from_torch_are_computed_by_the_forward_winner(monkeypatch):
+    """While a training layer is measured its calls compute their own result: by torch, unless the forward winner is
+    far ahead (the FFT on the 400² image with a 64x64 kernel: torch's step there takes ~120 of the FFT's)."""
+    x, w = torch.randn(1, 1, 400, 400), torch.randn(1, 1, 64, 64)
+    plan = tconv.make_plan(x.shape, w.shape)
+    fake_clock(monkeypatch, {"fft": 1, "gx:fft": 1, "gw:fft": 1})
+    ran = []
+    real_run = autotune.run
+    monkeypatch.setattr(autotune, "run", lambda c, *a: ran.append(c.route.name) or real_run(c, *a))
+    xg = x.clone().requires_grad_()
+    y = tconv.conv_transpose(xg, w)
+    assert autotune.measuring(plan, xg, w) and ran == ["fft"]
+    (gx,) = torch.autograd.grad(y.square().sum(), xg)
+    xr = x.clone().requires_grad_()
+    ref = torch.nn.functional.conv_transpose2d(xr, w)
+    torch.testing.assert_close(y, ref, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(gx, torch.autograd.grad(ref.square().sum(), xr)[0], rtol=1e-3, atol=1e-1)

@@ -328,6 +328,19 @@ class _Parts:
         # large as the forward's) are not run, and the floor stands in for torch's time
         self.floor = _floor(plan, False) if "fft" in GRAD_INPUT and GRAD_INPUT["fft"][1](plan) else None
 
+    def interim(self, dtype: torch.dtype) -> Choice | None:
+        """What a measuring call computes its own output with, while the parts are measured: the forward winner,
+        with its own backward, where torch's forward is DECISIVE times slower or was not even run (below its floor:
+        the FFT on the 400² image with a 64x64 kernel, where torch's step takes ~120 of the FFT's); else None
+        (torch)."""
+        f = self.forward
+        if f is None or f.route.name == "torch":
+            return None
+        t, mine = f.ms.get("torch"), f.ms.get(f.route.name)
+        if t is not None and (mine is None or t < DECISIVE * mine):
+            return None
+        return None if _fit(f.route, self.plan, dtype, True, self.budget) is None else Choice(f.route)
+
     def play(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, one_round: bool = False) -> None:
         """Measure on these tensors: every stage left, or (``one_round``) the next one."""
         xd, wd, bd = x.detach(), w.detach(), None if b is None else b.detach()
@@ -573,9 +586,12 @@ def _measuring_round(
             del _pending[fast_key]
             _settle(k, r.choice)
             _remember(fast_key, r.choice)
-    if grad:  # the call's own output, with its graph: torch's (the heuristic's where torch does not apply)
-        torch_route = get_route("torch")
-        use = Choice(torch_route) if torch_route.applies(plan) else _heuristic(plan, x.dtype, True, budget, avail)
+    if grad:  # the call's own output, with its graph: torch's (the heuristic's where torch does not apply), or
+        # the forward winner's where torch is far behind (:meth:`_Parts.interim`)
+        use = r.interim(x.dtype) if isinstance(r, _Parts) else None
+        if use is None:
+            torch_route = get_route("torch")
+            use = Choice(torch_route) if torch_route.applies(plan) else _heuristic(plan, x.dtype, True, budget, avail)
         return run(_exact_for_input(use, plan, x, w, True), plan, x, w, b)
     assert isinstance(r, _Race)
     # the round's last run is the output, unless it did not run (a fake clock, an error) or its route departs
