@@ -510,8 +510,9 @@ def _worst_note(s: dict) -> str:
     if same:
         lo, hi = min(r["ratio"] for r in same), max(r["ratio"] for r in same)
         out += (
-            f" The {len(same)} rows where auto ran torch itself range {lo:.2f}–{hi:.2f}×: torch against torch, the "
-            "noise of this machine."
+            f" The {len(same)} rows where auto ran torch itself range {lo:.2f}–{hi:.2f}×: torch against torch called "
+            "through auto's dispatch (its Python work runs on caches the kernel just evicted: a few percent of a "
+            "1-2 ms call), and the noise of this machine."
         )
     return out
 
