@@ -42,14 +42,11 @@ import dataclasses
 import functools
 import math
 import threading
-import time
 from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import ConfigError
 from ..geometry import Plan
-from ..memory import available_bytes, human
 from . import autocache, race
 from .autocache import (  # noqa: F401  (re-exported: the settings and the cache are part of this module's API)
     FORMAT,
@@ -65,8 +62,9 @@ from .autocache import (  # noqa: F401  (re-exported: the settings and the cache
     key,
     settings,
 )
+from .budget import _budget_error, _fit, _floor, _limit, budget_bytes, gemm_rate, measure_gemm_rate
 from .race import DECISIVE, MARGIN
-from .registry import Route, get_route, heuristic, memory_bytes, routes
+from .registry import Route, get_route, heuristic, routes
 
 __all__ = [
     "FORMAT",
@@ -104,34 +102,6 @@ def clear_memory_cache() -> None:
 _fast: dict[tuple, Choice] = {}
 
 
-# ---- the memory budget ------------------------------------------------------------------------------------------------
-def budget_bytes(plan: Plan, dtype: torch.dtype) -> float:
-    """The most a route may allocate: ``memory_factor`` x torch's estimated peak, at least that peak plus
-    ``memory_slack`` (inf when the factor is None).
-
-    Where torch does not apply (4-D and up) the smallest estimate among the routes that do stands in for it.
-
-    >>> from tconv.geometry import make_plan
-    >>> p = make_plan((64, 320, 64, 64), (320, 320, 3, 3), stride=2, padding=1, output_padding=1)
-    >>> torch_peak = (64 * 320 * (64 * 64 + 2 * 128 * 128) + 320 * 320 * 9) * 4   # input, 2 outputs, weight
-    >>> budget_bytes(p, torch.float32) / torch_peak
-    1.5
-    """
-    factor = current().memory_factor
-    if factor is None:
-        return math.inf
-    base = _reference_bytes(plan, dtype)
-    return max(factor * base, base + current().memory_slack)
-
-
-def _reference_bytes(plan: Plan, dtype: torch.dtype) -> int:
-    """torch's estimated peak; where torch does not apply, the smallest estimate of a route that does."""
-    torch_route = get_route("torch")
-    if torch_route.applies(plan):
-        return memory_bytes(torch_route, plan, dtype)
-    return min(memory_bytes(r, plan, dtype) for r in routes(tuned=True) if r.applies(plan))
-
-
 @dataclass(frozen=True)
 class Choice:
     """A route, the number of batch slices it runs in (1: the whole batch at once), how it was decided, and, for a
@@ -155,21 +125,6 @@ class Choice:
         return self.route.name == "torch" and self.chunks == 1 and self.gx is None
 
 
-def _fit(route: Route, plan: Plan, dtype: torch.dtype, grad: bool, budget: float) -> int | None:
-    """How many batch slices ``route`` needs to stay within ``budget`` (1 = none), or None when it cannot."""
-    if memory_bytes(route, plan, dtype) <= budget:
-        return 1
-    n = plan.batch or 1
-    if grad or n == 1:
-        return None
-    out = math.prod(plan.output_shape) * torch.empty((), dtype=dtype).element_size()
-    for chunks in range(2, min(n, 16) + 1):
-        sub = dataclasses.replace(plan, batch=-(-n // chunks))
-        if out + memory_bytes(route, sub, dtype) <= budget:
-            return chunks
-    return None
-
-
 def run(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
     """Run a choice: the route on the whole batch, or slice by slice into one preallocated output; a choice with
     gradient parts runs them through :func:`tconv.ops.training.split_step` when gradients are recorded."""
@@ -190,37 +145,6 @@ def run(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.T
 
 
 # ---- measuring -----------------------------------------------------------------------------------------------------
-def gemm_rate() -> float:
-    """This machine's float32 matrix-product rate in flop/s at the current thread count (:func:`measure_gemm_rate`,
-    ~40 ms), measured once per machine and thread count, only when a race has a route that is not direct, and kept in
-    the cache file (as an entry of its own key, its rate in the entry's ``ms``)."""
-    return _gemm_rate(torch.get_num_threads())
-
-
-@functools.lru_cache(maxsize=8)
-def _gemm_rate(threads: int) -> float:
-    k = f"gemm rate | threads {threads}"
-    hit = _lookup(k)
-    if hit is not None and isinstance(hit.get("ms", {}).get("flop/s"), (int, float)):
-        return float(hit["ms"]["flop/s"])
-    rate = measure_gemm_rate()
-    _store(k, {"route": "torch", "ms": {"flop/s": rate}})
-    return rate
-
-
-def measure_gemm_rate(size: int = 1024, repeats: int = 3) -> float:
-    """flop/s of ``torch.mm`` on two float32 ``size`` x ``size`` matrices, the best of ``repeats`` after a warm-up
-    (also the benchmark's reading, ``bench/run.py``)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.mm(a, b)
-    best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * size**3 / best
-
-
 def _forward_thunk(
     choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, keep: dict | None = None
 ):
@@ -246,12 +170,6 @@ def _step_thunk(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tensor, b:
             torch.autograd.grad(y, inputs, torch.ones_like(y), allow_unused=True)
 
     return call
-
-
-def _floor(plan: Plan, grad: bool) -> float:
-    """Seconds a direct route needs at least: the dense sum at 1.5x the measured GEMM rate (a margin for a low
-    reading); x3 for a training step."""
-    return plan.flops * (3 if grad else 1) / (1.5 * gemm_rate())
 
 
 class _Race:
@@ -452,17 +370,6 @@ class _Parts:
             self.choice = torch_choice
 
 
-def _limit(plan: Plan, dtype: torch.dtype, device: torch.device, compiling: bool) -> tuple[float, int | None]:
-    """The bytes a route may use for this call: the budget, and no more than the memory available now
-    (:func:`tconv.memory.available_bytes`; not read while ``torch.compile`` traces) unless it needs no more than
-    torch would: "auto" never fails where torch itself might succeed. Also returns what is available."""
-    budget = budget_bytes(plan, dtype)
-    avail = None if compiling else available_bytes(device)
-    if avail is None:
-        return budget, None
-    return min(budget, max(avail, _reference_bytes(plan, dtype))), avail
-
-
 def _heuristic(
     plan: Plan, dtype: torch.dtype, grad: bool, budget: float, avail: int | None, exact_only: bool = False
 ) -> Choice:
@@ -481,21 +388,6 @@ def _heuristic(
     except LookupError:
         raise _budget_error(plan, dtype, budget, avail) from None
     return Choice(route, fits[route.name])
-
-
-def _budget_error(plan: Plan, dtype: torch.dtype, limit: float, avail: int | None) -> ConfigError:
-    need = {r.name: memory_bytes(r, plan, dtype) for r in routes(tuned=True) if r.applies(plan)}
-    smallest = min(need, key=need.__getitem__)
-    factor = current().memory_factor
-    budget = budget_bytes(plan, dtype)
-    return ConfigError(
-        "method",
-        "auto",
-        f"no route fits in {human(limit)}: the memory budget is {human(budget)} (memory_factor={factor} x torch's "
-        f"estimated peak, or that peak + memory_slack) and {'an unknown amount' if avail is None else human(avail)} "
-        f"is available; the smallest route, {smallest!r}, needs ~{human(need[smallest])} "
-        "(free memory, or raise the budget with tconv.ops.autotune.configure(memory_factor=...); None: no limit)",
-    )
 
 
 def _needs_grad(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> bool:
