@@ -334,7 +334,7 @@ def measure_row(layer: Layer, n: int, seconds: float, min_runs: int) -> dict:
         first = time.perf_counter() - t0
         err = _rel_err(got, ref)  # output, or the input, weight and bias gradients of a training step
         del got
-        later = []  # auto spreads a layer's race over its first calls (without gradients): the calls after the first
+        later = []  # auto spreads a layer's measuring over its first calls: the measuring calls after the first
         while autotune.measuring(plan, x, w, b) and len(later) < 8:
             t0 = time.perf_counter()
             got = auto_call()
@@ -499,7 +499,7 @@ def _mb(nbytes: float) -> str:
 
 def _worst_note(s: dict) -> str:
     """The worst row among those where auto ran another route than torch itself, and the torch-vs-torch rows'
-    spread: those measure torch against itself called through auto (a few microseconds of dispatch)."""
+    spread: those measure torch against itself called through auto's dispatch."""
     c, same = s.get("worst_chosen"), s.get("torch_rows") or []
     out = ""
     if c is not None:
@@ -566,8 +566,8 @@ def summary(result: dict) -> dict:
     peak = max(rows, key=lambda r: r["peak_auto"] / max(r["peak_torch"], 1))
     first = max(rows, key=lambda r: r["first_call_x"])
     out["worst"] = worst
-    # where auto ran something other than torch itself: a torch-vs-torch row measures only the noise (and auto's few
-    # microseconds of dispatch), a route row measures a choice
+    # where auto ran something other than torch itself: a torch-vs-torch row measures the noise and auto's dispatch,
+    # a route row measures a choice
     chosen = [r for r in rows if r["route"] != "torch"]
     out["worst_chosen"] = min(chosen, key=lambda r: r["ratio"]) if chosen else None
     out["torch_rows"] = [r for r in rows if r["route"] == "torch"]
@@ -738,7 +738,7 @@ def render(result: dict) -> str:
         "It is paid once per machine: the winner is cached on disk. Where auto's winner is many times faster than "
         "torch, the first call's torch runs alone are many of auto's calls. A training row whose layer also has an "
         "inference row finds that row's forward measurement in the cache (as a network evaluated before it is "
-        "trained would): its first call races the gradient parts only.",
+        "trained would): its measuring calls race the gradient parts only.",
         "",
     ]
     if result.get("teaching"):

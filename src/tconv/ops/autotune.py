@@ -3,16 +3,16 @@
 Like cuDNN's benchmark mode or FFTW's wisdom. On the first call with a new **key** — the plan, the dtype, the memory
 layout of input and weight, the thread count, whether oneDNN is on, and whether gradients are needed — "auto" times
 every registered route (:mod:`tconv.ops.registry`) that applies and fits the memory budget, torch always among
-them, and keeps the fastest (:mod:`tconv.ops.race`). Without gradients the race is spread over the layer's first
-calls, one round each, every one of them returning a real result (:func:`call`); where gradients are needed it
-races forward + backward at once. The winner is kept in memory and in a per-machine JSON file, so later calls, and
+them, and keeps the fastest (:mod:`tconv.ops.race`). The measuring is spread over the layer's first calls, every
+one of them returning a real result (:func:`call`): one round of the race per call without gradients, one stage
+of a training step's (forward, input gradient, weight gradient, whole steps) per call with them. The winner is kept in memory and in a per-machine JSON file, so later calls, and
 later processes on the same machine, go straight to it.
 
 - **Budget.** A route may use at most ``memory_factor`` (default 1.5) times torch's estimated peak, or torch's peak
   plus ``memory_slack`` (default 1 MiB) where that is more: a fraction of a megabyte never decides a choice. A route
   over the budget may still run on slices of the batch when each slice fits (no-grad only); otherwise it is not
-  considered. The 400² image with a 64x64 kernel: col2im's 2.6 GB of columns are far out; the FFT route, 248x
-  faster than torch there (``docs/benchmarks.md``), needs less than torch. No route that needs more than torch may
+  considered. The 400² image with a 64x64 kernel: col2im's 2.6 GB of columns are far out; the FFT route, two
+  orders of magnitude faster than torch there (``docs/benchmarks.md``), needs less than torch. No route that needs more than torch may
   exceed the memory available when the choice is made (:func:`tconv.memory.available_bytes`, capped by ``TCONV_MAX_BYTES``), so "auto" never fails where torch
   might succeed; a ConfigError that says the budget, what is available and what the smallest route needs is left
   for a budget that nothing fits.
@@ -220,8 +220,11 @@ class _Race:
 
     @property
     def leader(self) -> Choice:
-        """The winner once the race is over; before, the candidate with the best run so far."""
-        return self.choice or self.by_name[self._player.leader or next(iter(self.by_name))]
+        """The winner once the race is over; between rounds, the candidate with the best run so far."""
+        if self.choice is not None:
+            return self.choice
+        assert self._player.leader is not None  # a race not over has stopped at a pause, which names the leader
+        return self.by_name[self._player.leader]
 
 
 class _Parts:
@@ -287,8 +290,7 @@ class _Parts:
             r.play(xd, wd, bd, one_round)
             if r.choice is not None:
                 self.forward = r.choice
-                _settle(k, r.choice)
-                _remember(fast_key, r.choice)
+                _settle(k, fast_key, r.choice)
             return ran
         if self.gx_ms is None:
             self.gx_ms = self._race_part(GRAD_INPUT, "gx", xd, wd)
@@ -461,29 +463,31 @@ def _measuring_round(
     """One round of this layer's measuring on this call's tensors, and the call's output; None where nothing is to
     be measured (a choice in the cache, a lone candidate): :func:`choose` then has it."""
     k = key(plan, x, w, grad)
-    budget, avail = _limit(plan, x.dtype, x.device, False)
     with _lock:
         r = _pending.get(fast_key)
-        if r is None:
+        if r is None:  # the budget and the cache are read once, when the measuring begins
+            budget, avail = _limit(plan, x.dtype, x.device, False)
             if _cached(k, plan, x.dtype, grad, budget) is not None:
                 return None
             r = _measurement(plan, x, grad, budget, avail)
             if r.choice is not None:
-                _settle(k, r.choice)
-                _remember(fast_key, r.choice)
+                _settle(k, fast_key, r.choice)
                 return None
             _pending[fast_key] = r
         last = r.play(x, w, b, one_round=True)
         if r.choice is not None:
             del _pending[fast_key]
-            _settle(k, r.choice)
-            _remember(fast_key, r.choice)
+            _settle(k, fast_key, r.choice)
     if grad:  # the call's own output, with its graph: torch's (the heuristic's where torch does not apply), or
         # the forward winner's where torch is far behind (:meth:`_Parts.interim`)
         use = r.interim(x.dtype) if isinstance(r, _Parts) else None
         if use is None:
             torch_route = get_route("torch")
-            use = Choice(torch_route) if torch_route.applies(plan) else _heuristic(plan, x.dtype, True, budget, avail)
+            use = (
+                Choice(torch_route)
+                if torch_route.applies(plan)
+                else _heuristic(plan, x.dtype, True, *_limit(plan, x.dtype, x.device, False))
+            )
         return run(_exact_for_input(use, plan, x, w, True), plan, x, w, b)
     assert isinstance(r, _Race)
     # the round's last run is the output, unless it did not run (a fake clock, an error) or its route departs
@@ -499,12 +503,13 @@ def _remember(fast_key: tuple, choice: Choice) -> None:
     _fast[fast_key] = choice
 
 
-def _settle(k: str, choice: Choice) -> None:
-    """Keep a measured choice in the cache file."""
+def _settle(k: str, fast_key: tuple, choice: Choice) -> None:
+    """Keep a measured choice in the cache file (key ``k``) and in memory (``fast_key``)."""
     entry = {"route": choice.route.name, "chunks": choice.chunks, "ms": choice.ms}
     if choice.gx is not None:
         entry.update(gx=choice.gx, gw=choice.gw)
     _store(k, entry)
+    _remember(fast_key, choice)
 
 
 def _all_finite(x: torch.Tensor) -> bool:
@@ -531,19 +536,22 @@ def _exact_for_input(choice: Choice, plan: Plan, x: torch.Tensor, w: torch.Tenso
     return _heuristic(plan, x.dtype, grad, budget, avail, exact_only=True)
 
 
+def _work(plan: Plan) -> int:
+    """The size of a call for the tiny-call rule: its multiply-adds, and its input and output at 16 each."""
+    return plan.flops + 16 * (math.prod(plan.input_shape) + math.prod(plan.output_shape))
+
+
 def _measures(plan: Plan, x: torch.Tensor, s: Settings) -> bool:
     """Whether this call's route is measured (else the heuristic, or torch on a tiny call, decides)."""
-    work = plan.flops + 16 * (math.prod(plan.input_shape) + math.prod(plan.output_shape))
-    return s.enabled and work >= s.min_work and not torch.compiler.is_compiling() and x.device.type == "cpu"
+    return s.enabled and _work(plan) >= s.min_work and not torch.compiler.is_compiling() and x.device.type == "cpu"
 
 
 def _choose(
     plan: Plan, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, grad: bool, s: Settings, fast_key: tuple
 ) -> Choice:
-    work = plan.flops + 16 * (math.prod(plan.input_shape) + math.prod(plan.output_shape))
     compiling = torch.compiler.is_compiling()
     budget, avail = _limit(plan, x.dtype, x.device, compiling)
-    if work < s.min_work and get_route("torch").applies(plan):
+    if _work(plan) < s.min_work and get_route("torch").applies(plan):
         # a tiny call: any other route's Python overhead (tens of microseconds) outweighs what it could win
         torch_route = get_route("torch")
         if _fit(torch_route, plan, x.dtype, grad, budget) is not None:
@@ -560,7 +568,7 @@ def _choose(
         r.play(x if grad else x.detach(), w, b)
         assert r.choice is not None
         choice = r.choice
-        _settle(k, choice)
+        _settle(k, fast_key, choice)
     return choice
 
 

@@ -8,9 +8,9 @@ output ``(n - 1) * s + d * (k - 1) + 1``, so with transforms at least that long 
     Y[n, co] = sum_ci  X[n, ci] * W[ci, co]        (spectra, elementwise)
 
 followed by the crop (``padding``) and zeros past the full output (``output_padding``). The cost grows with the
-output's area times its logarithm, not with the kernel's area: a 400² image with a 64x64 kernel takes 3.7 ms where
-the direct sum (torch's operator) takes 921 ms, 248x (pairs' IQR 165-248x; a training step 124x; ``docs/benchmarks.md``,
-idle AMD EPYC, 2 threads; torch's time there varied 331-921 ms between runs). It loses wherever the kernel is small or
+output's area times its logarithm, not with the kernel's area: on a 400² image with a 64x64 kernel it is two orders
+of magnitude faster than the direct sum (torch's operator), a training step too (``docs/benchmarks.md`` has the
+measured ratios, idle AMD EPYC, 2 threads). It loses wherever the kernel is small or
 there are many channels, so "auto" only measures it where :func:`promising` says the transform's work is well under
 the direct sum's. Both gradients are correlations and go the same way (:func:`fft_grad_input`,
 :func:`fft_grad_weight`).
