@@ -19,7 +19,9 @@ Per row (a layer at a batch size, inference or a training step = forward + backw
   measuring calls, shown with their number and their total;
 * **warm**: torch and auto alternate call by call until ``--seconds`` have passed (at least ``--min-runs`` each), so
   load changes hit both alike; the median of each, and the median and interquartile range of the per-pair ratios
-  torch ÷ auto (the row's ratio and its spread) are reported;
+  torch ÷ auto (the row's ratio and its spread) are reported, with a 95% bootstrap interval of that median. A row
+  whose interval still reaches below 1 gets more pairs, until the interval is within ±1% of its median or
+  ``--more-seconds`` of pairs in all (the rows that decide "never loses" are measured to that precision);
 * **peak memory**: the most memory held at once during one warm call beyond the inputs, for torch and for auto
   (resident memory where Linux can reset the high-water mark, see :func:`peak_bytes`);
 * the **route** auto chose (and into how many batch slices, where its memory budget asked for that).
@@ -233,37 +235,67 @@ def time_call(fn, seconds: float) -> tuple[float, int]:
     return statistics.median(times), len(times)
 
 
-def time_pair(f_torch, f_auto, seconds: float, min_runs: int) -> dict:
+def time_pair(
+    f_torch, f_auto, seconds: float, min_runs: int, more_seconds: float = 0.0, precision: float = 0.01
+) -> dict:
     """torch and auto alternately, call by call (torch first in even pairs, auto first in odd ones): medians of the
-    times, and the median and quartiles of the per-pair ratio torch ÷ auto."""
-    t_torch, t_auto = [], []
-    deadline = time.perf_counter() + seconds
+    times, and the median, quartiles and 95% interval of the per-pair ratio torch ÷ auto.
+
+    Pairs run for ``seconds`` (at least ``min_runs``, at most 200). Where the interval then still reaches below 1 (a
+    loss not ruled out), pairs go on until it is within ``precision`` of the median either way, or until
+    ``more_seconds`` of pairs in all (at most 1000 pairs): the rows that decide "never loses" get the pairs they need,
+    the others keep the short budget. A pair longer than the time left is not started."""
+    t_torch: list[float] = []
+    t_auto: list[float] = []
+    start = time.perf_counter()
+    deadline = start + seconds
     pairs = ((f_torch, t_torch), (f_auto, t_auto))
-    while len(t_torch) < min_runs or (time.perf_counter() < deadline and len(t_torch) < 200):
+
+    def one_pair() -> None:
         # which one goes first alternates pair by pair: whatever the first call of a pair pays (caches the other
         # just filled, a frequency step) is paid by both alike
         for fn, out in pairs if len(t_torch) % 2 == 0 else pairs[::-1]:
             t0 = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t0)
+
+    while len(t_torch) < min_runs or (time.perf_counter() < deadline and len(t_torch) < 200):
+        one_pair()
         if len(t_torch) >= 1 and t_torch[0] > seconds and len(t_torch) >= 2:
             break  # a call longer than the whole budget: two pairs are all there is time for
-    ratios = sorted(a / b for a, b in zip(t_torch, t_auto, strict=True))
-    q = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) >= 2 else [ratios[0]] * 3
-    lo, hi = median_interval(ratios)
+    base = len(t_torch)
+
+    def ratios() -> list[float]:
+        return sorted(a / b for a, b in zip(t_torch, t_auto, strict=True))
+
+    stop = start + max(seconds, more_seconds)
+    while len(t_torch) < 1000:
+        if (len(t_torch) - base) % 10 == 0:  # the interval is read every ten pairs (a bootstrap is not free)
+            lo, hi = median_interval(ratios())
+            mid = statistics.median(ratios())
+            if lo >= 1.0 or (hi - lo) / 2 <= precision * mid:
+                break
+        pair_s = (t_torch[-1] + t_auto[-1]) if t_torch else 0.0
+        if time.perf_counter() + pair_s > stop:
+            break
+        one_pair()
+    r = ratios()
+    q = statistics.quantiles(r, n=4, method="inclusive") if len(r) >= 2 else [r[0]] * 3
+    lo, hi = median_interval(r)
     return {
         "torch_ms": 1e3 * statistics.median(t_torch),
         "auto_ms": 1e3 * statistics.median(t_auto),
         # the estimate: the median of the per-pair ratios (each pair ran back to back, so a drift of the machine's
         # speed over the row cancels in each ratio; the ratio of the two medians does not pair them, and fell
         # outside the pairs' quartiles on rows whose times drifted)
-        "ratio": statistics.median(ratios),
+        "ratio": statistics.median(r),
         "ratio_of_medians": statistics.median(t_torch) / statistics.median(t_auto),
         "ratio_q1": q[0],
         "ratio_q3": q[2],
         "ratio_lo": lo,
         "ratio_hi": hi,
-        "pairs": len(ratios),
+        "pairs": len(r),
+        "pairs_base": base,  # pairs within --seconds; the rest were added for the interval
     }
 
 
@@ -317,7 +349,7 @@ def _rel_err(got, ref) -> float:
     )
 
 
-def measure_row(layer: Layer, n: int, seconds: float, min_runs: int) -> dict:
+def measure_row(layer: Layer, n: int, seconds: float, min_runs: int, more_seconds: float = 0.0) -> dict:
     """One row's times (no peaks: :func:`measure_peaks` runs in a child process, see :func:`run`)."""
     x, w, b = _tensors(layer, n)
     plan = tconv.make_plan(x.shape, w.shape, **layer.kwargs())
@@ -343,7 +375,7 @@ def measure_row(layer: Layer, n: int, seconds: float, min_runs: int) -> dict:
             del got
         del ref
         choice = autotune.choose(plan, x, w, b)
-        pair = time_pair(torch_call, auto_call, seconds, min_runs)
+        pair = time_pair(torch_call, auto_call, seconds, min_runs, more_seconds)
     # a training step's parts first run in different measuring calls (its cold_ms adds them up): each of its calls is
     # counted less one warm call, which overstates the first call's overhead by the winner's one-time setup
     cold_ms = None if layer.train else choice.cold_ms
@@ -450,7 +482,7 @@ def run(args: argparse.Namespace) -> dict:
             auto_gemm = autotune.gemm_rate() / 1e9
             for layer, n in layers:
                 step(f"{layer.name} N={n}")
-                rows.append(measure_row(layer, n, args.seconds, args.min_runs))
+                rows.append(measure_row(layer, n, args.seconds, args.min_runs, args.more_seconds))
             if teach:
                 for layer in SUITE:
                     step(f"teaching: {layer.name}")
@@ -482,6 +514,7 @@ def run(args: argparse.Namespace) -> dict:
         "quick": bool(args.quick),
         "peak_method": method,
         "seconds": args.seconds,
+        "more_seconds": args.more_seconds,
         "command": " ".join(["python", "bench/run.py", *sys.argv[1:]]),
         "rows": rows,
         "teaching": teaching,
@@ -525,6 +558,18 @@ def _interval(r: dict) -> str:
     return (
         f"; the 95% interval of its median over {r['pairs']} pairs, {r['ratio_lo']:.3f}–{r['ratio_hi']:.3f}, {reach} "
         "the target"
+    )
+
+
+def _below(result: dict) -> str:
+    """How many rows' point estimates fall below the worst-row target, and how many of those are losses the
+    interval confirms (its upper end below the target too)."""
+    rows = [r for r in result["rows"] if r.get("ratio_hi") is not None]
+    under = [r for r in rows if r["ratio"] < TARGETS["worst"]]
+    sure = [r for r in under if r["ratio_hi"] < TARGETS["worst"]]
+    return (
+        f" Rows below {TARGETS['worst']}×: {len(under)} of {len(result['rows'])} by their median, {len(sure)} whose "
+        "whole 95% interval lies below it."
     )
 
 
@@ -635,7 +680,15 @@ def render(result: dict) -> str:
         "the first call, as a multiple of one warm auto call; it comes after torch's first call, so the torch runs in its race find "
         "torch's kernels built: on a shape nothing has run yet it also pays torch's setup, the *torch 1st* column, "
         "and the race times torch until its runs stop falling). Then torch and auto **alternate call by call** (which goes first alternates "
-        "too) and each pair gives a ratio torch ÷ auto: the row's ratio is their median (spread: their interquartile range; the ms columns are the medians of the times). **Peak memory** "
+        "too) and each pair gives a ratio torch ÷ auto: the row's ratio is their median (spread: their interquartile range; the ms columns are the medians of the times)"
+        + (
+            f", over {result['seconds']:g} s of pairs per row; where the 95% bootstrap interval of that median then "
+            "still reaches below 1 (a loss not ruled out), pairs go on until the interval is within ±1% of the median "
+            f"or {result['more_seconds']:g} s of pairs in all (*pairs*: how many)"
+            if result.get("more_seconds")
+            else ""
+        )
+        + ". **Peak memory** "
         "is the most held at once during one warm call, beyond the inputs, measured in a child process that runs the "
         "same routes ("
         + (
@@ -669,8 +722,8 @@ def render(result: dict) -> str:
         ]
     lines += [
         "| layer | family | N | mode | torch ms | torch GFLOP/s (of GEMM) | auto ms | auto's route | torch ÷ auto (IQR) "
-        "| peak MB torch / auto | auto 1st | measuring | torch 1st |",
-        "|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| pairs | peak MB torch / auto | auto 1st | measuring | torch 1st |",
+        "|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     gemm = _rate(result)
     for r in result["rows"]:
@@ -681,7 +734,7 @@ def render(result: dict) -> str:
         lines.append(
             f"| {r['layer']} | {r['family']} | {r['batch']} | {r['mode']} | {r['torch_ms']:.1f} | {rate:.0f}{share} "
             f"| {r['auto_ms']:.1f} "
-            f"| {route} | {r['ratio']:.2f}× ({r['ratio_q1']:.2f}–{r['ratio_q3']:.2f}) "
+            f"| {route} | {r['ratio']:.2f}× ({r['ratio_q1']:.2f}–{r['ratio_q3']:.2f}) | {r['pairs']} "
             f"| {_mb(r['peak_torch'])} / {_mb(r['peak_auto'])} | {r['first_call_x']:.1f}× "
             f"| {_measuring(r):.1f}×{'' if r.get('cold_ms') is not None else '†'}{_spread(r)} "
             f"| {r.get('torch_first_x', float('nan')):.1f}× |"
@@ -714,6 +767,7 @@ def render(result: dict) -> str:
         f"(target ≥ {TARGETS['worst']}× once warm: {_check(w['ratio'] >= TARGETS['worst'])})"
         + _interval(w)
         + "."
+        + _below(result)
         + _worst_note(s),
         f"- Largest peak memory of auto relative to torch: **{s['peak_x']:.2f}×** on {p['layer']} N={p['batch']} "
         f"({_mb(p['peak_auto'])} MB vs {_mb(p['peak_torch'])} MB; target ≤ {TARGETS['peak']}×: "
@@ -777,6 +831,13 @@ def main() -> None:
     ap.add_argument("--wider-batch", type=int, default=16, help="batch for the wider families' rows")
     ap.add_argument("--seconds", type=float, default=3.0, help="timing budget per row (torch and auto alternating)")
     ap.add_argument("--min-runs", type=int, default=5, help="at least this many (torch, auto) pairs per row")
+    ap.add_argument(
+        "--more-seconds",
+        type=float,
+        default=20.0,
+        help="a row whose ratio's 95%% interval reaches below 1 gets pairs until it is within 1%% of its median, or "
+        "this many seconds of pairs in all",
+    )
     ap.add_argument("--teaching-batch", type=int, default=4, help="batch for the teaching methods' table (0: skip)")
     ap.add_argument("--only", nargs="+", help="rows whose family or name contains one of these words")
     ap.add_argument("--quick", action="store_true", help="a short check: one small row per family, short timings")
@@ -791,7 +852,7 @@ def main() -> None:
         print(json.dumps({"method": "resident" if RESIDENT else "allocator", "peaks": peaks}))
         return
     if args.quick:
-        args.seconds, args.min_runs = min(args.seconds, 0.3), 3
+        args.seconds, args.min_runs, args.more_seconds = min(args.seconds, 0.3), 3, 0.0
     quick_out = ROOT / "bench" / "results" / "cpu-quick.json"
     out = args.out or (quick_out if args.quick else ROOT / "bench" / "results" / "cpu.json")
     doc = args.doc or (
