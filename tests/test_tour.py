@@ -142,6 +142,9 @@ def _page_strings(module: str) -> list[str]:
         "tconv.upsampling.upsamplers",
         "tconv.upsampling.overlap",
         "tconv.upsampling.experiments",
+        "tconv.upsampling.photos",
+        "tconv.upsampling.superres",
+        "tconv.upsampling.gradients",
     ],
 )
 def test_page_text_has_no_internal_labels_or_build_times(module):

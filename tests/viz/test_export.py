@@ -182,7 +182,7 @@ def test_cli_errors_are_one_line(tmp_path, args, param):
 
 
 def test_output_padding_cells_are_dotted_and_in_the_legend():
-    from tconv.viz.animate import _is_extra, _legend_items
+    from tconv.viz.layout import _is_extra, _legend_items
 
     sc = animate("transposed", (3, 3), 2, stride=2, dilation=2, output_padding=1, view="scatter")
     # full result (3-1)*2 + 2*(2-1) + 1 = 7 per dimension; output_padding adds row 7 and column 7

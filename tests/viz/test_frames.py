@@ -15,7 +15,7 @@ import tconv
 from tconv import ConfigError
 from tconv.geometry import conv_plan, plan_from_sizes
 from tconv.viz import animate, frame_canvas, graph_edges, matrix_figure, render_frames, scene
-from tconv.viz.animate import _layout, _num
+from tconv.viz.layout import _layout, _num
 from tconv.viz.style import INPUT_DARK, OUTPUT_DARK
 
 CONFIGS = [

@@ -417,7 +417,7 @@ def test_compiled_unpool_equals_torch_formulation(monkeypatch, unpool, layer):
     compiled = project_channels(net, x, layer, unpool=unpool).projection
     import importlib
 
-    monkeypatch.setattr(importlib.import_module("tconv.zfnet.project"), "COMPILED_UNPOOL", False)
+    monkeypatch.setattr(importlib.import_module("tconv.zfnet.mirror_steps"), "COMPILED_UNPOOL", False)
     reference = project_channels(net, x, layer, unpool=unpool).projection
     assert compiled.abs().amax() > 0
     torch.testing.assert_close(compiled, reference, rtol=1e-12, atol=1e-12)

@@ -243,7 +243,7 @@ def register(app: typer.Typer) -> None:
         import torch  # noqa: PLC0415
 
         from ..zfnet import grids  # noqa: PLC0415
-        from ..zfnet.project import Mirror  # noqa: PLC0415
+        from ..zfnet.mirror import Mirror  # noqa: PLC0415
 
         general = _graph_model(model, seed)
         if general is not None:  # any traceable network: a named layer, the graph route

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .project import features_of
+from .mirror import features_of
 
 __all__ = ["Network", "HED_MEAN_BGR", "hed_weights_path", "vgg16_hed", "load_model", "layer_names"]
 

@@ -27,8 +27,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from .mirror import _progress
 from .objective import as_channels, interior_mask, parse_objective, pick, select
-from .project import _as_images, _progress
+from .project import _as_images
 from .traced import Traced, eval_mode
 
 __all__ = ["Occlusion", "occlusion", "occlusion_positions"]

@@ -27,8 +27,9 @@ from torch import nn
 from ..errors import ConfigError
 from .grids import to_rgb
 from .images import to_tensor
+from .mirror import Mirror, _progress
+from .mirror_steps import _check_method
 from .models import Network, load_model
-from .project import Mirror, _check_method, _progress
 from .stream import batches, gather_objects, my_batches, world
 
 __all__ = ["Activation", "TopK", "top_k", "top9_figure", "crop_box"]

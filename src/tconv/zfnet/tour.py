@@ -16,8 +16,9 @@ import torch
 from ..tour import Section, img_tag, table_html
 from . import grids
 from .images import ImageSet, builtin_images
+from .mirror import Mirror
 from .models import Network, available, load_model, vgg16_hed
-from .project import Mirror, project_channels
+from .project import project_channels
 from .top9 import _rf_box, crop_box, interior, top9_figure, top_k
 
 _COLORS = ("#e41a1c", "#377eb8", "#4daf4a", "#ff7f00", "#984ea3")
