@@ -276,7 +276,7 @@ def render(result: dict) -> str:
         "- Overhead of measuring, per call: auto spreads a layer's measuring over its first calls, each returning a "
         "real result: without gradients one round of the race each (every route's first run; the second runs; a duel "
         "where one is needed), a training step one stage each (a round of the forward race; the input-gradient ways; "
-        "the weight-gradient ways; whole steps where the parts do not decide). A call's overhead is its time less what a call without measuring "
+        "the weight-gradient ways; duels of whole steps where the parts do not decide, a narrow win confirmed by a second). A call's overhead is its time less what a call without measuring "
         "pays (the first call: the winner's own first, cold run in the race; a later call: one warm call), in warm "
         f"calls; *(k calls, T×)*: the race took k calls, T in all. Largest **{_measuring(m):.1f}×** on {m['layer']} "
         f"N={m['batch']} "

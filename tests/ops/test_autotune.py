@@ -251,6 +251,64 @@ def test_parts_far_ahead_are_kept_without_racing_whole_steps(monkeypatch):
     assert not {"step:torch", "step:split"} & {n for n, _ in calls}
 
 
+def _step_clock(monkeypatch, split_steps: list[float]) -> list[str]:
+    """Parts that promise a win short of DECISIVE (23.5 against torch's 30); torch's whole step 25 ms, the split's
+    the listed times in turn. Returns the labels timed."""
+    ms = {"torch": 10, "gemm": 7, "gx:torch": 10, "gx:conv": 8, "gw:torch": 10, "gw:gemm": 8.5, "gb": 0}
+    ms["step:torch"] = 25
+    labels: list[str] = []
+
+    def clock(label, fn):
+        labels.append(label)
+        if label == "step:split":
+            return split_steps.pop(0) / 1e3
+        return ms.get(label, 100.0) / 1e3
+
+    monkeypatch.setattr(race, "_clock", clock)
+    return labels
+
+
+def test_a_narrow_whole_step_win_is_confirmed_by_a_second_duel(monkeypatch):
+    """20 against 25 ms is a win by the margin but not DECISIVE: a second duel must confirm it."""
+    plan, x, w = _layer()
+    labels = _step_clock(monkeypatch, [20.0] * 4)
+    c = autotune.choose(plan, x, w.requires_grad_())
+    assert (c.route.name, c.gx, c.gw) == ("gemm", "conv", "gemm")
+    assert labels.count("step:split") == 4 and labels.count("step:torch") == 5  # one warm-up, two per duel
+
+
+def test_a_narrow_win_that_the_second_duel_reverses_leaves_torch(monkeypatch):
+    plan, x, w = _layer()
+    labels = _step_clock(monkeypatch, [20.0, 20.0, 30.0, 30.0])
+    c = autotune.choose(plan, x, w.requires_grad_())
+    assert (c.route.name, c.gx) == ("torch", None)
+    assert labels.count("step:split") == 4
+
+
+def test_a_decisive_whole_step_win_needs_one_duel(monkeypatch):
+    plan, x, w = _layer()
+    labels = _step_clock(monkeypatch, [10.0, 10.0])  # 2.5x ahead
+    c = autotune.choose(plan, x, w.requires_grad_())
+    assert (c.route.name, c.gx, c.gw) == ("gemm", "conv", "gemm")
+    assert labels.count("step:split") == 2
+
+
+def test_the_second_duel_is_its_own_measuring_call(monkeypatch):
+    """Spread over calls: the confirming duel is one more stage, and each call still returns torch's result."""
+    plan, x, w = _layer(n=2, c_in=8, c_out=4, size=6, k=2, s=2)
+    ref = torch.nn.functional.conv_transpose2d(x, w, stride=2)
+    labels = _step_clock(monkeypatch, [20.0] * 4)
+    stages = []
+    while not stages or autotune.measuring(plan, x, w.requires_grad_()):
+        labels.clear()
+        y = tconv.conv_transpose(x, w.detach().clone().requires_grad_(), stride=2)
+        torch.testing.assert_close(y, ref)
+        stages.append(sorted({n.split(":")[0] for n in labels if ":" in n}))
+        assert len(stages) < 14
+    assert stages[-4:] == [["gx"], ["gw"], ["step"], ["step"]]
+    assert autotune.choose(plan, x, w).route.name == "gemm"
+
+
 def test_parts_that_do_not_beat_torch_leave_torch(monkeypatch):
     plan, x, w = _layer()
     fake_clock(monkeypatch, {"torch": 10, "gemm": 9.9, "gx:torch": 5, "gw:torch": 5})

@@ -38,8 +38,9 @@ __all__ = ["FORMAT", "Settings", "current", "configure", "settings", "key", "cac
 
 #: Version of the cache file's format and of the routes' meaning; bump it when a route changes, so old winners are
 #: measured again. 3: the race's rules changed (torch timed until warm, decisive leads, training parts must promise
-#: the margin), so winners chosen under format 2 are measured again.
-FORMAT = 3
+#: the margin), so winners chosen under format 2 are measured again. 4: an assembled training step that wins its duel
+#: of whole steps by less than DECISIVE must win a second duel (autotune.CONFIRM).
+FORMAT = 4
 
 #: Below this much work (flop + 16 x the elements moved) "auto" does not measure (see :mod:`tconv.ops.autotune`).
 MIN_WORK = 1 << 25
