@@ -185,7 +185,14 @@ def render(result: dict) -> str:
         + (
             f", over {result['seconds']:g} s of pairs per row; where the 95% bootstrap interval of that median then "
             "still reaches below 1 (a loss not ruled out), pairs go on until the interval is within ±1% of the median "
-            f"or {result['more_seconds']:g} s of pairs in all (*pairs*: how many)"
+            f"or {result['more_seconds']:g} s of pairs in all"
+            + (
+                f"; where it holds the worst-row target {TARGETS['worst']}× (the row's verdict undecided), until it "
+                f"does not, or {result['decide_seconds']:g} s in all"
+                if result.get("decide_seconds")
+                else ""
+            )
+            + " (*pairs*: how many)"
             if result.get("more_seconds")
             else ""
         )

@@ -55,7 +55,7 @@ from tconv.ops import autotune  # noqa: E402
 from tconv.progress import steps  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: its document module, also when loaded by path
-from cpu_doc import TEACHING, render, write_doc  # noqa: E402
+from cpu_doc import TARGETS, TEACHING, render, write_doc  # noqa: E402
 
 TORCH_FN = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
@@ -234,15 +234,24 @@ def time_call(fn, seconds: float) -> tuple[float, int]:
 
 
 def time_pair(
-    f_torch, f_auto, seconds: float, min_runs: int, more_seconds: float = 0.0, precision: float = 0.01
+    f_torch,
+    f_auto,
+    seconds: float,
+    min_runs: int,
+    more_seconds: float = 0.0,
+    precision: float = 0.01,
+    target: float | None = None,
+    decide_seconds: float = 0.0,
 ) -> dict:
     """torch and auto alternately, call by call (torch first in even pairs, auto first in odd ones): medians of the
     times, and the median, quartiles and 95% interval of the per-pair ratio torch ÷ auto.
 
     Pairs run for ``seconds`` (at least ``min_runs``, at most 200). Where the interval then still reaches below 1 (a
     loss not ruled out), pairs go on until it is within ``precision`` of the median either way, or until
-    ``more_seconds`` of pairs in all (at most 1000 pairs): the rows that decide "never loses" get the pairs they need,
-    the others keep the short budget. A pair longer than the time left is not started."""
+    ``more_seconds`` of pairs in all: the rows that decide "never loses" get the pairs they need, the others keep the
+    short budget. Where the interval holds ``target`` (the row's verdict against it undecided), pairs go on until it
+    does not, or until ``decide_seconds`` in all. At most 5000 pairs; a pair longer than the time left is not
+    started."""
     t_torch: list[float] = []
     t_auto: list[float] = []
     start = time.perf_counter()
@@ -266,15 +275,21 @@ def time_pair(
     def ratios() -> list[float]:
         return sorted(a / b for a, b in zip(t_torch, t_auto, strict=True))
 
-    stop = start + max(seconds, more_seconds)
-    while len(t_torch) < 1000:
-        if (len(t_torch) - base) % 10 == 0:  # the interval is read every ten pairs (a bootstrap is not free)
-            lo, hi = median_interval(ratios())
-            mid = statistics.median(ratios())
-            if lo >= 1.0 or (hi - lo) / 2 <= precision * mid:
+    checked, limit = -1, start
+    while len(t_torch) < 5000:
+        # the interval is read every tenth more pairs, at least every ten (a bootstrap is not free)
+        if checked < 0 or len(t_torch) - checked >= max(10, len(t_torch) // 10):
+            checked = len(t_torch)
+            r = ratios()
+            lo, hi = median_interval(r)
+            mid = statistics.median(r)
+            undecided = target is not None and lo < target <= hi
+            imprecise = lo < 1.0 and (hi - lo) / 2 > precision * mid
+            if not (undecided or imprecise):
                 break
-        pair_s = (t_torch[-1] + t_auto[-1]) if t_torch else 0.0
-        if time.perf_counter() + pair_s > stop:
+            limit = start + max(seconds, more_seconds, decide_seconds if undecided else 0.0)
+        pair_s = t_torch[-1] + t_auto[-1]
+        if time.perf_counter() + pair_s > limit:
             break
         one_pair()
     r = ratios()
@@ -347,7 +362,9 @@ def _rel_err(got, ref) -> float:
     )
 
 
-def measure_row(layer: Layer, n: int, seconds: float, min_runs: int, more_seconds: float = 0.0) -> dict:
+def measure_row(
+    layer: Layer, n: int, seconds: float, min_runs: int, more_seconds: float = 0.0, decide_seconds: float = 0.0
+) -> dict:
     """One row's times (no peaks: :func:`measure_peaks` runs in a child process, see :func:`run`)."""
     x, w, b = _tensors(layer, n)
     plan = tconv.make_plan(x.shape, w.shape, **layer.kwargs())
@@ -373,7 +390,15 @@ def measure_row(layer: Layer, n: int, seconds: float, min_runs: int, more_second
             del got
         del ref
         choice = autotune.choose(plan, x, w, b)
-        pair = time_pair(torch_call, auto_call, seconds, min_runs, more_seconds)
+        pair = time_pair(
+            torch_call,
+            auto_call,
+            seconds,
+            min_runs,
+            more_seconds,
+            target=TARGETS["worst"],
+            decide_seconds=decide_seconds,
+        )
     # a training step's parts first run in different measuring calls (its cold_ms adds them up): each of its calls is
     # counted less one warm call, which overstates the first call's overhead by the winner's one-time setup
     cold_ms = None if layer.train else choice.cold_ms
@@ -480,7 +505,7 @@ def run(args: argparse.Namespace) -> dict:
             auto_gemm = autotune.gemm_rate() / 1e9
             for layer, n in layers:
                 step(f"{layer.name} N={n}")
-                rows.append(measure_row(layer, n, args.seconds, args.min_runs, args.more_seconds))
+                rows.append(measure_row(layer, n, args.seconds, args.min_runs, args.more_seconds, args.decide_seconds))
             if teach:
                 for layer in SUITE:
                     step(f"teaching: {layer.name}")
@@ -513,6 +538,7 @@ def run(args: argparse.Namespace) -> dict:
         "peak_method": method,
         "seconds": args.seconds,
         "more_seconds": args.more_seconds,
+        "decide_seconds": args.decide_seconds,
         "command": " ".join(["python", "bench/run.py", *sys.argv[1:]]),
         "rows": rows,
         "teaching": teaching,
@@ -532,6 +558,13 @@ def main() -> None:
         help="a row whose ratio's 95%% interval reaches below 1 gets pairs until it is within 1%% of its median, or "
         "this many seconds of pairs in all",
     )
+    ap.add_argument(
+        "--decide-seconds",
+        type=float,
+        default=90.0,
+        help="a row whose interval holds the worst-row target (undecided against it) gets pairs until it does not, or "
+        "this many seconds of pairs in all",
+    )
     ap.add_argument("--teaching-batch", type=int, default=4, help="batch for the teaching methods' table (0: skip)")
     ap.add_argument("--only", nargs="+", help="rows whose family or name contains one of these words")
     ap.add_argument("--quick", action="store_true", help="a short check: one small row per family, short timings")
@@ -546,7 +579,7 @@ def main() -> None:
         print(json.dumps({"method": "resident" if RESIDENT else "allocator", "peaks": peaks}))
         return
     if args.quick:
-        args.seconds, args.min_runs, args.more_seconds = min(args.seconds, 0.3), 3, 0.0
+        args.seconds, args.min_runs, args.more_seconds, args.decide_seconds = min(args.seconds, 0.3), 3, 0.0, 0.0
     quick_out = ROOT / "bench" / "results" / "cpu-quick.json"
     out = args.out or (quick_out if args.quick else ROOT / "bench" / "results" / "cpu.json")
     doc = args.doc or (

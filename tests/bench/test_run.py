@@ -67,3 +67,21 @@ def test_median_interval_is_seeded_and_covers_the_median(bench):
     lo, hi = bench.median_interval(values)
     assert (lo, hi) == bench.median_interval(values)
     assert lo <= sorted(values)[20] <= hi and hi - lo < 0.06
+
+
+def test_a_row_undecided_against_the_target_gets_pairs_until_decided(bench, clock):
+    """True ratio 0.985 (torch 0.1 s, auto 0.1015 s, each ±5%): after the precision budget its interval still holds
+    0.97; with time to decide, pairs go on until the interval leaves the target."""
+    short = bench.time_pair(clock(0.1, 0.05, 1), clock(0.1015, 0.05, 2), seconds=1.0, min_runs=5, more_seconds=2.0)
+    assert short["ratio_lo"] < 0.97 <= short["ratio_hi"]
+    r = bench.time_pair(
+        clock(0.1, 0.05, 1),
+        clock(0.1015, 0.05, 2),
+        seconds=1.0,
+        min_runs=5,
+        more_seconds=2.0,
+        target=0.97,
+        decide_seconds=600.0,
+    )
+    assert r["pairs"] > short["pairs"]
+    assert r["ratio_lo"] >= 0.97 and 0.97 < r["ratio"] < 1.0
