@@ -52,12 +52,13 @@ def _worst_note(s: dict) -> str:
 
 
 def _interval(r: dict) -> str:
-    """The 95% bootstrap interval of a row's median ratio, and whether it reaches the worst-row target."""
+    """The 95% bootstrap interval of a row's median ratio, and where it lies against the worst-row target."""
     if r.get("ratio_lo") is None:
         return ""
-    reach = "reaches" if r["ratio_hi"] >= TARGETS["worst"] else "stays below"
+    t = TARGETS["worst"]
+    where = "lies above" if r["ratio_lo"] >= t else "holds" if r["ratio_hi"] >= t else "stays below"
     return (
-        f"; the 95% interval of its median over {r['pairs']} pairs, {r['ratio_lo']:.3f}–{r['ratio_hi']:.3f}, {reach} "
+        f"; the 95% interval of its median over {r['pairs']} pairs, {r['ratio_lo']:.3f}–{r['ratio_hi']:.3f}, {where} "
         "the target"
     )
 
@@ -271,7 +272,7 @@ def render(result: dict) -> str:
         f"**{s['training_rest'][0]:.2f}×** training over {s['training_rest'][1]} "
         f"({_check(min(s['inference_rest'][0], s['training_rest'][0]) >= TARGETS['geomean'])} without it)."
         + _ceiling(result),
-        f"- Worst row: {w['layer']} N={w['batch']} ({w['mode']}) at **{w['ratio']:.2f}×** "
+        f"- Worst row: {w['layer']} N={w['batch']} ({w['mode']}) at **{w['ratio']:.3f}×** "
         f"(target ≥ {TARGETS['worst']}× once warm: {_check(w['ratio'] >= TARGETS['worst'])})"
         + _interval(w)
         + "."

@@ -21,7 +21,8 @@ Per row (a layer at a batch size, inference or a training step = forward + backw
   load changes hit both alike; the median of each, and the median and interquartile range of the per-pair ratios
   torch ÷ auto (the row's ratio and its spread) are reported, with a 95% bootstrap interval of that median. A row
   whose interval still reaches below 1 gets more pairs, until the interval is within ±1% of its median or
-  ``--more-seconds`` of pairs in all (the rows that decide "never loses" are measured to that precision);
+  ``--more-seconds`` of pairs in all (the rows that decide "never loses" are measured to that precision); one whose
+  interval holds the worst-row target, until it does not or ``--decide-seconds`` in all;
 * **peak memory**: the most memory held at once during one warm call beyond the inputs, for torch and for auto
   (resident memory where Linux can reset the high-water mark, see :func:`peak_bytes`);
 * the **route** auto chose (and into how many batch slices, where its memory budget asked for that).
